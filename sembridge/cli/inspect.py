@@ -1,0 +1,94 @@
+"""``sembridge inspect-token`` and ``sembridge inspect-text``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from sembridge.cli.options import JsonOutput, ModelDir
+
+
+def inspect_token(
+    token: Annotated[str, typer.Argument(help="A word or a vocabulary entry of the target tokenizer.")],
+    model: ModelDir,
+    top: Annotated[int, typer.Option("--top", min=1, help="Source tokens shown per piece.")] = 10,
+    as_json: JsonOutput = False,
+) -> None:
+    """Show how a target token's row was built: copied from a source token, or combined from several.
+
+    Words that split into several pieces show each piece.
+
+    [b]Examples[/]
+
+      sembridge inspect-token --model ar-splade كتاب
+
+      sembridge inspect-token --model ru-splade "##ова" --json
+    """
+    from rich.table import Table
+
+    from sembridge.inspection import explain_token
+    from sembridge.log import console
+
+    result = explain_token(model, token, top=top)
+    if as_json:
+        console.print_json(json.dumps(result, ensure_ascii=False))
+        return
+    pieces = result["pieces"]
+    console.print(f"[bold]{token}[/] -> {len(pieces)} piece(s), method: {result['method']}", highlight=False)
+    for piece in pieces:
+        kind = piece.get("kind", "")
+        if kind == "copied":
+            console.print(
+                f"  [cyan]{piece['token']}[/] (id {piece['id']}): copied from source token "
+                f"[green]{piece['sources'][0][0]}[/] ({piece.get('match', '')} match)",
+                highlight=False,
+            )
+            continue
+        header = f"  [cyan]{piece['token']}[/] (id {piece['id']}): {kind}"
+        if "support" in piece:
+            header += f", combined from {piece['support']} source token(s)"
+        console.print(header, highlight=False)
+        if piece.get("sources"):
+            table = Table(show_header=True, box=None, padding=(0, 2))
+            table.add_column("source token")
+            table.add_column("weight", justify="right")
+            for source_token, weight in piece["sources"]:
+                table.add_row(source_token, f"{weight:.4f}")
+            console.print(table)
+
+
+def inspect_text(
+    text: Annotated[str, typer.Argument(help="Text to encode.")],
+    model: ModelDir,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Number of terms shown.")] = 20,
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
+    as_json: JsonOutput = False,
+) -> None:
+    """Show the most activated vocabulary terms of a text's sparse representation.
+
+    [b]Example[/]: sembridge inspect-text --model ru-splade "Столица Франции"
+    """
+    from rich.table import Table
+
+    from sembridge.inspection import top_terms
+    from sembridge.log import console
+
+    result = top_terms(model, text, top_k=top_k, device=device)
+    if as_json:
+        console.print_json(json.dumps(result, ensure_ascii=False))
+        return
+    table = Table(title=f"{text!r}: {result['active_terms']} active terms")
+    table.add_column("term")
+    table.add_column("weight", justify="right")
+    table.add_column("row")
+    table.add_column("built from")
+    for term in result["terms"]:
+        table.add_row(term["term"], f"{term['weight']:.3f}", term["kind"], ", ".join(term["built_from"]))
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("inspect-token", no_args_is_help=True)(inspect_token)
+    app.command("inspect-text", no_args_is_help=True)(inspect_text)

@@ -1,0 +1,86 @@
+"""How a target token's row was built, and which terms a text activates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sembridge.errors import ModelLoadError, SembridgeError
+from sembridge.initialize import read_report
+
+
+def _load_tokenizer(model_dir: str | Path) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(model_dir))
+    except Exception as err:
+        raise ModelLoadError(
+            f"cannot load the tokenizer of '{model_dir}': {str(err).splitlines()[0][:200]}",
+            hint="give a folder written by `sembridge init` or `sembridge finetune`",
+        ) from err
+
+
+def explain_token(model_dir: str | Path, text: str, top: int | None = None) -> dict[str, Any]:
+    """How each piece of ``text`` was built: copied from a source token, or combined from several.
+
+    ``text`` may be a vocabulary entry (``##ова``, ``[CLS]``) or any word, which is split into
+    pieces by the model's tokenizer.
+    """
+    if not text.strip():
+        raise SembridgeError("the token to inspect is empty", hint="give a word or a vocabulary entry")
+    report = read_report(model_dir)
+    tokenizer = _load_tokenizer(model_dir)
+    vocab = tokenizer.get_vocab()
+    if text in vocab:
+        ids = [vocab[text]]
+    else:
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    records = report.get("tokens", {})
+    pieces = []
+    for token_id in ids:
+        record = dict(records.get(str(token_id), {"token": tokenizer.convert_ids_to_tokens(token_id), "kind": "unknown"}))
+        record["id"] = int(token_id)
+        if top is not None and "sources" in record:
+            record["sources"] = record["sources"][:top]
+        pieces.append(record)
+    return {"text": text, "method": report["summary"]["method"], "pieces": pieces}
+
+
+def top_terms(
+    model_dir: str | Path, text: str, top_k: int = 20, device: str = "cpu"
+) -> dict[str, Any]:
+    """The most activated vocabulary terms of ``text``'s sparse vector, with how each term's row was built."""
+    from sentence_transformers import SparseEncoder
+
+    if not text.strip():
+        raise SembridgeError("the text to inspect is empty", hint="give some text in quotes")
+    try:
+        encoder = SparseEncoder(str(model_dir), device=device)
+    except Exception as err:
+        raise ModelLoadError(
+            f"cannot load '{model_dir}' as a sparse encoder: {str(err).splitlines()[0][:200]}",
+            hint="give a folder written by `sembridge init` or `sembridge finetune`",
+        ) from err
+    embedding = encoder.encode([text], convert_to_tensor=True)
+    dense = embedding.to_dense()[0] if embedding.is_sparse else embedding[0]
+    active = int((dense > 0).sum())
+    values, ids = dense.topk(min(top_k, active)) if active else (dense[:0], dense[:0].long())
+    records: dict[str, Any] = {}
+    path = Path(model_dir) / "sembridge_init.json"
+    if path.is_file():
+        records = read_report(model_dir).get("tokens", {})
+    tokenizer = encoder.tokenizer
+    terms = []
+    for value, token_id in zip(values.tolist(), ids.tolist(), strict=True):
+        record = records.get(str(token_id), {})
+        terms.append(
+            {
+                "id": int(token_id),
+                "term": tokenizer.convert_ids_to_tokens(int(token_id)),
+                "weight": round(float(value), 4),
+                "kind": record.get("kind", ""),
+                "built_from": [s[0] for s in record.get("sources", [])[:3]],
+            }
+        )
+    return {"text": text, "active_terms": active, "terms": terms}

@@ -1,0 +1,107 @@
+"""Tiny in-process tokenizers and masked-LM models for unit tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+from transformers import (
+    BertConfig,
+    BertForMaskedLM,
+    DistilBertConfig,
+    DistilBertForMaskedLM,
+    PreTrainedTokenizerFast,
+    RobertaConfig,
+    RobertaForMaskedLM,
+)
+
+BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def wordpiece_tokenizer(tokens: Sequence[str], specials: Sequence[str] = BERT_SPECIALS) -> PreTrainedTokenizerFast:
+    vocab = {t: i for i, t in enumerate([*specials, *tokens])}
+    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]", continuing_subword_prefix="##"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=False, strip_accents=False)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
+
+
+def sentencepiece_tokenizer(pieces: Sequence[str]) -> PreTrainedTokenizerFast:
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    vocab = [(t, 0.0) for t in specials] + [(p, -float(i + 1)) for i, p in enumerate(pieces)]
+    tok = Tokenizer(models.Unigram(vocab, unk_id=3))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        cls_token="<s>",
+        sep_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        mask_token="<mask>",
+    )
+
+
+def bytelevel_tokenizer(tokens: Sequence[str]) -> PreTrainedTokenizerFast:
+    specials = ["<s>", "<pad>", "</s>", "<unk>"]
+    vocab = {t: i for i, t in enumerate([*specials, *tokens])}
+    tok = Tokenizer(models.BPE(vocab, [], unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        cls_token="<s>",
+        sep_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        mask_token="<mask>",
+    )
+
+
+def tiny_mlm(family: str, vocab_size: int, pad_token_id: int = 0, tie: bool = True, seed: int = 0):
+    """A small random masked-LM model (bert, distilbert or roberta) with a non-zero decoder bias."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if family == "bert":
+            config = BertConfig(
+                vocab_size=vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                intermediate_size=32, pad_token_id=pad_token_id, tie_word_embeddings=tie,
+            )
+            model = BertForMaskedLM(config)
+        elif family == "distilbert":
+            config = DistilBertConfig(
+                vocab_size=vocab_size, dim=16, n_layers=1, n_heads=2, hidden_dim=32,
+                pad_token_id=pad_token_id, tie_word_embeddings=tie,
+            )
+            model = DistilBertForMaskedLM(config)
+        elif family == "roberta":
+            config = RobertaConfig(
+                vocab_size=vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                intermediate_size=32, pad_token_id=pad_token_id, max_position_embeddings=40,
+                tie_word_embeddings=tie,
+            )
+            model = RobertaForMaskedLM(config)
+        else:
+            raise ValueError(family)
+        with torch.no_grad():
+            model.get_output_embeddings().bias.normal_()
+            if not tie:
+                model.get_output_embeddings().weight.normal_()
+    model.eval()
+    return model
