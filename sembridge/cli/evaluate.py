@@ -1,0 +1,198 @@
+"""``sembridge evaluate``: retrieval quality (nDCG@10, ...) and sparsity of one or more models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sembridge.cli.options import BatchSize, JsonOutput
+
+Models = Annotated[
+    list[str],
+    typer.Option(
+        "--model",
+        "-m",
+        help="A SPLADE model folder or hub id; repeat to compare models (source, inits, checkpoints).",
+    ),
+]
+Names = Annotated[
+    list[str] | None,
+    typer.Option("--name", help="Display name of each --model, in the same order (default: folder name)."),
+]
+Data = Annotated[
+    str,
+    typer.Option(
+        "--data",
+        "-d",
+        help="BEIR folder, MIRACL folder, WebFAQ folder, a JSONL of query/positive pairs, or a hub id.",
+    ),
+]
+Split = Annotated[str, typer.Option("--split", help="Qrels split to evaluate (BEIR/MIRACL/WebFAQ/hub).")]
+DataFormat = Annotated[
+    str, typer.Option("--data-format", help="auto, beir, miracl, webfaq, pairs or hub (auto detects it).")
+]
+Devices = Annotated[
+    str,
+    typer.Option(
+        "--device",
+        help="auto, cpu, cuda or cuda:N; a comma-separated list (cuda:0,cuda:1) encodes in parallel.",
+    ),
+]
+Processes = Annotated[
+    int,
+    typer.Option("--processes", min=1, help="Encoding processes on the one --device (multi-process pool)."),
+]
+TopK = Annotated[int, typer.Option("--top-k", min=1, help="Retrieval depth: documents kept per query.")]
+MaxLength = Annotated[
+    int | None,
+    typer.Option("--max-length", min=1, help="Truncate texts to this many tokens (default: the model's)."),
+]
+Metrics = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--metrics", help="ir-measures names, repeated or comma-separated. Default: nDCG@10,R@100,RR@10."
+    ),
+]
+PruneMass = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--prune-mass",
+        help="Keep each document's top terms up to this fraction of its L1 mass; "
+        "a list sweeps (0.8,0.9,0.95).",
+    ),
+]
+PruneTopK = Annotated[
+    list[str] | None,
+    typer.Option("--prune-top-k", help="Keep at most K terms per document; a list sweeps (32,64,128)."),
+]
+ReportFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--output", "-o", help="Write the JSON report here (a sweep also writes a .png plot next to it)."
+    ),
+]
+RunFiles = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--run-file", help="TREC run file, one per --model in the same order; pruned settings go to siblings."
+    ),
+]
+PerQuery = Annotated[
+    bool, typer.Option("--per-query", help="Store every query's metric values in the report.")
+]
+Overwrite = Annotated[
+    bool, typer.Option("--overwrite", help="Replace the report, its plot and the run files if they exist.")
+]
+DropUnknown = Annotated[
+    bool,
+    typer.Option(
+        "--drop-unknown-qrels", help="Drop judgements naming unknown queries/documents instead of failing."
+    ),
+]
+
+
+def evaluate(
+    model: Models,
+    data: Data,
+    name: Names = None,
+    split: Split = "test",
+    data_format: DataFormat = "auto",
+    batch_size: BatchSize = 32,
+    device: Devices = "auto",
+    processes: Processes = 1,
+    top_k: TopK = 100,
+    max_length: MaxLength = None,
+    metrics: Metrics = None,
+    prune_mass: PruneMass = None,
+    prune_top_k: PruneTopK = None,
+    output: ReportFile = None,
+    run_file: RunFiles = None,
+    per_query: PerQuery = False,
+    drop_unknown_qrels: DropUnknown = False,
+    overwrite: Overwrite = False,
+    json_output: JsonOutput = False,
+) -> None:
+    """Evaluate sparse encoders: nDCG@10, R@100, RR@10, active terms and FLOPs, side by side.
+
+    Retrieval is exact (an inverted index over the document vectors). Pruning (--prune-mass,
+    --prune-top-k) applies to documents after encoding, as in MILCO; every listed value is one
+    more row of the table, beside the unpruned one.
+
+    [b]Examples[/]:
+
+      sembridge evaluate -m naver/splade-v3 -m out/ru-sembridge --data data/miracl-ru --split dev
+
+      sembridge evaluate -m out/ru-sembridge --data pairs.jsonl --prune-mass 0.8,0.9,0.95 -o report.json
+    """
+    from sembridge.errors import SembridgeError
+    from sembridge.evaluation.metrics import DEFAULT_METRICS, parse_metrics
+    from sembridge.evaluation.pipeline import evaluate as run_evaluation
+    from sembridge.evaluation.pruning import parse_values, pruning_sweep
+    from sembridge.evaluation.report import (
+        check_output_file,
+        plot_path_for,
+        results_table,
+        write_plot,
+        write_report_json,
+    )
+    from sembridge.log import console, logger
+
+    if name and len(name) != len(model):
+        raise SembridgeError(
+            f"{len(name)} --name value(s) for {len(model)} --model value(s)",
+            hint="give one --name per --model, in the same order, or none",
+        )
+    metric_names = [str(m) for m in parse_metrics(metrics or DEFAULT_METRICS)]
+    masses = parse_values(prune_mass, float, "--prune-mass")
+    top_ks = parse_values(prune_top_k, int, "--prune-top-k")
+    settings = pruning_sweep(masses, top_ks)  # validates the values
+    sweep = len(settings) > 1
+    if output is not None:
+        check_output_file(output, overwrite, what="report")
+        if output.suffix.lower() == ".png":
+            raise SembridgeError(f"report '{output}' must be a JSON file", hint="e.g. --output report.json")
+        if sweep:
+            check_output_file(plot_path_for(output), overwrite, what="plot")
+
+    report = run_evaluation(
+        model,
+        data,
+        names=name or None,
+        split=split,
+        data_format=data_format,
+        metrics=metric_names,
+        top_k=top_k,
+        batch_size=batch_size,
+        device=device,
+        processes=processes,
+        max_length=max_length,
+        prune_mass=masses,
+        prune_top_k=top_ks,
+        per_query=per_query,
+        run_files=run_file,
+        overwrite=overwrite,
+        show_progress=not json_output,
+        drop_unknown=drop_unknown_qrels,
+    )
+    if output is not None:
+        if sweep:
+            plot = write_plot(report, plot_path_for(output))
+            report["plot"] = str(plot) if plot is not None else None
+        write_report_json(report, output)
+        logger.info("report written to %s", output)
+        if report.get("plot"):
+            logger.info("plot written to %s", report["plot"])
+    elif sweep:
+        logger.info("no --output given: the metric-vs-sparsity plot is not written")
+    if json_output:
+        import json
+
+        typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        console.print(results_table(report))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate)

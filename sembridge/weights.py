@@ -1,0 +1,487 @@
+"""Similarity in chunks, exact top-k alpha-entmax weights, and convex combinations (METHOD.md steps 4-6).
+
+For every new target token ``i`` and every source token ``j``:
+
+* similarity (step 4):  ``s_ij = <t_i, e_j> / (||t_i|| ||e_j||)`` over ALL source tokens;
+* weights (step 5):     ``w_i = alpha-entmax(s_i)``, i.e.
+  ``w_ij = [(alpha - 1) s_ij - tau_i]_+ ** (1 / (alpha - 1))`` with ``tau_i`` such that ``sum_j w_ij = 1``
+  (``alpha = 1`` is the softmax ``w_ij = exp(s_ij) / sum_k exp(s_ik)``);
+* combination (step 6): ``E'_i = sum_j w_ij E_j``, a convex combination of source rows.
+
+``entmax_rows`` gives the same numbers as ``entmax.entmax_bisect`` over the full row but only
+bisects the top-k scores of each row (see its docstring for why that is exact);
+``reference_entmax_weights`` is the plain row-at-a-time algorithm, kept for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from entmax import entmax_bisect
+
+__all__ = [
+    "SparseWeights",
+    "combine",
+    "entmax_rows",
+    "entmax_weights",
+    "iter_entmax_weights",
+    "iter_similarity",
+    "reference_entmax_weights",
+]
+
+# Growth factor of k for rows whose support filled the top k.
+_K_GROWTH = 4
+# Unit roundoff of float32.
+_UNIT_ROUNDOFF = 2.0**-24
+# Tolerance on row sums in ``SparseWeights.from_rows``.
+_ROW_SUM_TOLERANCE = 1e-4
+
+
+@dataclass
+class SparseWeights:
+    """Row-sparse weight matrix in CSR form: row ``i`` is the distribution ``w_i`` over source tokens.
+
+    Row ``i``'s support is ``indices[indptr[i]:indptr[i + 1]]`` (source token ids, sorted by weight
+    descending, ties by lower id) with weights ``values[indptr[i]:indptr[i + 1]]``; every weight is
+    ``> 0`` and every row sums to 1 (``sum_j w_ij = 1``), so ``W @ E`` mixes source rows convexly.
+    """
+
+    indptr: torch.Tensor  # int64 [n_rows + 1]
+    indices: torch.Tensor  # int64 [nnz]
+    values: torch.Tensor  # float32 [nnz]
+    num_columns: int
+
+    def __post_init__(self) -> None:
+        if self.indptr.dim() != 1 or self.indptr.numel() < 1:
+            raise ValueError(
+                f"indptr must be 1-D with n_rows + 1 entries, got shape {tuple(self.indptr.shape)}."
+            )
+        if self.indices.dim() != 1 or self.values.dim() != 1 or self.indices.numel() != self.values.numel():
+            raise ValueError(
+                f"indices and values must be 1-D of equal length, got shapes {tuple(self.indices.shape)} "
+                f"and {tuple(self.values.shape)}."
+            )
+        if self.num_columns < 0:
+            raise ValueError(f"num_columns must be >= 0, got {self.num_columns}.")
+        self.indptr = self.indptr.to(torch.int64)
+        self.indices = self.indices.to(torch.int64)
+        self.values = self.values.to(torch.float32)
+
+    def __len__(self) -> int:
+        return self.indptr.numel() - 1
+
+    @property
+    def nnz(self) -> int:
+        """Number of stored weights (the summed support sizes)."""
+        return self.values.numel()
+
+    @property
+    def device(self) -> torch.device:
+        return self.values.device
+
+    def to(self, device: torch.device | str) -> SparseWeights:
+        """The same weights on ``device``."""
+        return SparseWeights(
+            self.indptr.to(device), self.indices.to(device), self.values.to(device), self.num_columns
+        )
+
+    def support_sizes(self) -> torch.Tensor:
+        """``|supp(w_i)|`` for every row, int64 ``[n_rows]``."""
+        return self.indptr[1:] - self.indptr[:-1]
+
+    def row(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(indices, values)`` of row ``i``, weight descending."""
+        if not 0 <= i < len(self):
+            raise IndexError(f"row index must be in [0, {len(self)}), got {i}.")
+        start, end = int(self.indptr[i]), int(self.indptr[i + 1])
+        return self.indices[start:end], self.values[start:end]
+
+    def _row_ids(self) -> torch.Tensor:
+        return torch.repeat_interleave(
+            torch.arange(len(self), device=self.indptr.device), self.support_sizes()
+        )
+
+    def to_dense(self) -> torch.Tensor:
+        """Dense float32 ``[n_rows, num_columns]`` matrix ``W``."""
+        dense = torch.zeros(len(self), self.num_columns, dtype=torch.float32, device=self.values.device)
+        dense[self._row_ids(), self.indices] = self.values
+        return dense
+
+    def to_torch_sparse(self) -> torch.Tensor:
+        """``W`` as a torch sparse CSR tensor ``[n_rows, num_columns]`` (column ids sorted within rows)."""
+        row_ids = self._row_ids()
+        order = torch.argsort(row_ids * max(self.num_columns, 1) + self.indices, stable=True)
+        return torch.sparse_csr_tensor(
+            self.indptr,
+            self.indices[order],
+            self.values[order],
+            size=(len(self), self.num_columns),
+        )
+
+    @staticmethod
+    def concat(parts: Sequence[SparseWeights]) -> SparseWeights:
+        """Stack the rows of ``parts`` in order (all must have the same ``num_columns``)."""
+        if len(parts) == 0:
+            raise ValueError("concat needs at least one SparseWeights, got 0.")
+        num_columns = parts[0].num_columns
+        for part in parts:
+            if part.num_columns != num_columns:
+                raise ValueError(f"all parts must have num_columns={num_columns}, got {part.num_columns}.")
+        device = parts[0].device
+        offsets = [0]
+        for part in parts[:-1]:
+            offsets.append(offsets[-1] + part.nnz)
+        indptr = torch.cat(
+            [torch.zeros(1, dtype=torch.int64, device=device)]
+            + [part.indptr[1:].to(device) + offset for part, offset in zip(parts, offsets, strict=True)]
+        )
+        indices = torch.cat([part.indices.to(device) for part in parts])
+        values = torch.cat([part.values.to(device) for part in parts])
+        return SparseWeights(indptr, indices, values, num_columns)
+
+    @staticmethod
+    def from_rows(rows: Sequence[tuple[Sequence[int], Sequence[float]]], num_columns: int) -> SparseWeights:
+        """Build from ``(indices, weights)`` pairs, one per row (e.g. one-hot copies ``([j], [1.0])``).
+
+        Each row must be a distribution over ``[0, num_columns)``: distinct column ids, finite
+        weights ``>= 0`` that sum to 1 (within 1e-4). Zero weights are dropped; each row is sorted by
+        weight descending, ties by lower column id.
+        """
+        if num_columns < 0:
+            raise ValueError(f"num_columns must be >= 0, got {num_columns}.")
+        indptr = [0]
+        all_indices: list[torch.Tensor] = []
+        all_values: list[torch.Tensor] = []
+        for i, (row_indices, row_values) in enumerate(rows):
+            idx = torch.as_tensor(row_indices, dtype=torch.int64).reshape(-1)
+            val = torch.as_tensor(row_values, dtype=torch.float64).reshape(-1)
+            if idx.numel() != val.numel():
+                raise ValueError(f"row {i} has {idx.numel()} indices but {val.numel()} weights.")
+            if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= num_columns):
+                raise ValueError(f"row {i} has column ids outside [0, {num_columns}): {idx.tolist()}.")
+            if torch.unique(idx).numel() != idx.numel():
+                raise ValueError(f"row {i} repeats a column id: {idx.tolist()}.")
+            if not bool(torch.isfinite(val).all()) or bool((val < 0).any()):
+                raise ValueError(f"row {i} has negative or non-finite weights: {val.tolist()}.")
+            total = float(val.sum())
+            if abs(total - 1.0) > _ROW_SUM_TOLERANCE:
+                raise ValueError(f"row {i} weights must sum to 1, got {total}.")
+            keep = val > 0
+            idx, val = idx[keep], val[keep].to(torch.float32)
+            order = torch.argsort(idx, stable=True)
+            idx, val = idx[order], val[order]
+            order = torch.argsort(val, descending=True, stable=True)
+            all_indices.append(idx[order])
+            all_values.append(val[order])
+            indptr.append(indptr[-1] + idx.numel())
+        return SparseWeights(
+            torch.tensor(indptr, dtype=torch.int64),
+            torch.cat(all_indices) if all_indices else torch.zeros(0, dtype=torch.int64),
+            torch.cat(all_values) if all_values else torch.zeros(0, dtype=torch.float32),
+            num_columns,
+        )
+
+    @staticmethod
+    def empty(num_columns: int, device: torch.device | str | None = None) -> SparseWeights:
+        """Zero rows over ``num_columns`` source tokens."""
+        return SparseWeights(
+            torch.zeros(1, dtype=torch.int64, device=device),
+            torch.zeros(0, dtype=torch.int64, device=device),
+            torch.zeros(0, dtype=torch.float32, device=device),
+            num_columns,
+        )
+
+
+def _check_alpha(alpha: float) -> None:
+    if not (isinstance(alpha, int | float) and math.isfinite(alpha) and alpha >= 1):
+        raise ValueError(f"alpha must be >= 1, got {alpha}.")
+
+
+def _check_pair(target: torch.Tensor, source: torch.Tensor) -> None:
+    if target.dim() != 2:
+        raise ValueError(f"target must be a 2-D [n_target, dim] tensor, got shape {tuple(target.shape)}.")
+    if source.dim() != 2:
+        raise ValueError(f"source must be a 2-D [n_source, dim] tensor, got shape {tuple(source.shape)}.")
+    if target.shape[1] != source.shape[1]:
+        raise ValueError(
+            f"target and source must have the same dimension, got {target.shape[1]} and {source.shape[1]}."
+        )
+
+
+def iter_similarity(
+    target: torch.Tensor,
+    source: torch.Tensor,
+    chunk_size: int = 1024,
+    device: torch.device | str | None = None,
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """Cosine similarity of target rows to ALL source rows, ``chunk_size`` target rows at a time.
+
+    Yields ``(start, sim)`` with ``sim[a, j] = <t_{start+a}, e_j> / (||t_{start+a}|| ||e_j||)``,
+    float32 ``[rows_in_chunk, n_source]`` on ``device`` (default: ``target``'s device). A zero row has
+    similarity 0 to everything. The inputs are not modified.
+
+    Normalisation and the dot products run in float64 and are rounded to float32 once: a float32
+    GEMM's last bits depend on the chunk's shape, and alpha-entmax with alpha > 2 turns a one-ulp
+    change of a score near the threshold into a visible change of weight, so this keeps the
+    scores (and the weights) the same whatever ``chunk_size`` is.
+    """
+    _check_pair(target, source)
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
+    device = torch.device(device) if device is not None else target.device
+    source_unit = F.normalize(source.to(device=device, dtype=torch.float64), dim=-1)
+    for start in range(0, target.shape[0], chunk_size):
+        chunk = F.normalize(target[start : start + chunk_size].to(device=device, dtype=torch.float64), dim=-1)
+        yield start, (chunk @ source_unit.T).to(torch.float32)
+
+
+def _bisect_topk(
+    top_scores: torch.Tensor, full_scores: torch.Tensor, alpha: float, n_iter: int
+) -> torch.Tensor:
+    """``entmax_bisect``'s forward pass over full rows, evaluated on their top-k scores.
+
+    ``top_scores`` ``[r, k]`` are the k largest of each row of ``full_scores`` ``[r, V]``. The float32
+    operations are those of ``entmax.root_finding.EntmaxBisectFunction.forward``: ``x = (alpha-1) s``, bracket
+    ``tau in [max x - 1, max x - V ** (1 - alpha)]`` (of the full width ``V``, so the thresholds tried are
+    the full row's), ``n_iter`` halvings keeping ``tau`` when ``f(tau) = sum_j [x_j - tau]_+ ** (1/(alpha-1))
+    - 1 >= 0``, then ``p = [x - tau]_+ ** (1/(alpha-1))`` divided by its sum.
+
+    The top-k ``f`` is a float32 sum in another order than the full row's. Where ``|f(tau)|`` is within
+    the rounding bound ``2 (log2(n + 1) + 2) u S`` (``n`` positive terms summing to ``S``, ``u = 2**-24``) the
+    two could take different branches, so there ``f`` is recomputed over the full row exactly as
+    ``entmax_bisect`` computes it (cached per row: near convergence the same ``tau`` recurs). Elsewhere
+    the signs agree, so every branch is the full row's.
+
+    Returns ``p`` ``[r, k]``, normalised, at the last threshold tried.
+    """
+    rows, width = full_scores.shape
+    alpha_t = torch.tensor(alpha, dtype=top_scores.dtype, device=top_scores.device).expand(rows, 1)
+    max_val, _ = top_scores.max(dim=-1, keepdim=True)
+    x = top_scores * (alpha_t - 1)
+    max_val = max_val * (alpha_t - 1)
+    tau_lo = max_val - 1 ** (alpha_t - 1)
+    tau_hi = max_val - (1 / width) ** (alpha_t - 1)
+    dm = tau_hi - tau_lo
+    inv = 1 / (alpha_t - 1)
+    cached_tau = torch.full_like(dm, math.nan)
+    cached_f = torch.zeros_like(dm)
+    for _ in range(n_iter):
+        dm = dm / 2
+        tau_m = tau_lo + dm
+        p_m = torch.clamp(x - tau_m, min=0) ** inv
+        total = p_m.sum(-1, keepdim=True)
+        f_m = total - 1
+        support = (p_m > 0).sum(-1, keepdim=True).to(total.dtype)
+        close = f_m.abs() <= 2 * (torch.log2(support + 1) + 2) * _UNIT_ROUNDOFF * total
+        if bool(close.any()):
+            need = (close & (tau_m != cached_tau)).squeeze(-1).nonzero().squeeze(-1)
+            if need.numel():
+                x_full = full_scores.index_select(0, need) * (alpha_t[need] - 1)
+                p_full = torch.clamp(x_full - tau_m[need], min=0) ** inv[need]
+                cached_f[need] = p_full.sum(-1, keepdim=True) - 1
+                cached_tau[need] = tau_m[need]
+            f_m = torch.where(close, cached_f, f_m)
+        tau_lo = torch.where(f_m >= 0, tau_m, tau_lo)
+    return p_m / p_m.sum(dim=-1, keepdim=True)
+
+
+def _pack(
+    columns: torch.Tensor, weights: torch.Tensor, columns_sorted: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sort each row by weight descending (ties by lower column id), drop zeros.
+
+    Returns ``(counts [r], flat_columns, flat_weights)`` in row-major order.
+    """
+    if not columns_sorted:
+        order = torch.argsort(columns, dim=-1, stable=True)
+        columns, weights = columns.gather(1, order), weights.gather(1, order)
+    order = torch.argsort(weights, dim=-1, descending=True, stable=True)
+    columns, weights = columns.gather(1, order), weights.gather(1, order)
+    keep = weights > 0
+    return keep.sum(-1), columns[keep], weights[keep]
+
+
+def _full_rows(scores: torch.Tensor, alpha: float, n_iter: int) -> tuple[torch.Tensor, ...]:
+    """alpha-entmax over complete rows with ``entmax_bisect`` itself (the reference computation)."""
+    weights = entmax_bisect(scores, alpha, dim=-1, n_iter=n_iter)
+    keep = int((weights > 0).sum(-1).max()) if weights.shape[0] else 0
+    top_weights, columns = weights.topk(max(keep, 1), dim=-1)
+    return _pack(columns, top_weights, columns_sorted=False)
+
+
+def entmax_rows(scores: torch.Tensor, alpha: float, initial_k: int = 64, n_iter: int = 50) -> SparseWeights:
+    """Exact alpha-entmax of every full row of ``scores`` ``[m, V]``, computed on the top k scores.
+
+    ``w_ij = [(alpha - 1) s_ij - tau_i]_+ ** (1 / (alpha - 1))`` with ``sum_j w_ij = 1``; ``alpha = 1`` is
+    the softmax ``w_ij = exp(s_ij) / sum_k exp(s_ik)`` (dense: all ``V`` columns kept). Scores are used
+    in float32. The result equals ``entmax.entmax_bisect(scores, alpha, dim=-1, n_iter=n_iter)``
+    (within ~1e-7 per weight; zeros dropped, each row weight-descending, ties by lower column id).
+
+    Why the top k suffice (alpha > 1). Let ``s_(1) >= ... >= s_(V)`` be a row's sorted scores,
+    ``x = (alpha-1) s`` and ``f(tau) = sum_j [x_j - tau]_+ ** (1/(alpha-1)) - 1``. Bisection tries thresholds
+    from the bracket ``[max x - 1, max x - V ** (1 - alpha)]`` and keeps ``tau`` when ``f(tau) >= 0``. Run
+    it on the top k scores with the bracket of the full width ``V``: ``f_k <= f_V`` (the dropped terms are
+    >= 0), and the two are equal at every ``tau >= x_(k+1)``. If the two runs ever branch differently, the
+    top-k run rejected a ``tau < x_(k+1)`` and every later ``tau`` it tries is lower, so its k-th weight
+    ends > 0. Hence, if the k-th weight ends at 0 (support < k), both runs tried the same thresholds and
+    end on the same ``tau``, and every score outside the top k, being <= ``s_(k)``, gets weight 0 too: the
+    top-k result is the full-row result, for any ``n_iter``. Rows whose support reaches k are redone with
+    k x 4, and with the full row once k would reach ``V``.
+
+    In float32 the top-k and full-row sums round differently (different order), so at a ``tau`` where
+    ``|f|`` is within the summation's rounding bound, ``f`` is recomputed over the full row exactly as
+    ``entmax_bisect`` does: the thresholds tried, and so the final ``tau``, are bit-for-bit the reference's.
+    (Without this, a branch flipped by rounding moves ``tau`` by an ulp, which at alpha = 4 changes small
+    weights by up to ~1e-5.) All rows of a chunk are processed together per k, never one at a time.
+
+    Raises ``ValueError`` for ``alpha < 1``, ``initial_k < 1``, ``n_iter < 1``, non 2-D, zero-width or
+    non-finite scores.
+    """
+    _check_alpha(alpha)
+    if initial_k < 1:
+        raise ValueError(f"initial_k must be >= 1, got {initial_k}.")
+    if n_iter < 1:
+        raise ValueError(f"n_iter must be >= 1, got {n_iter}.")
+    if scores.dim() != 2:
+        raise ValueError(f"scores must be a 2-D [rows, columns] tensor, got shape {tuple(scores.shape)}.")
+    m, width = scores.shape
+    if width == 0:
+        raise ValueError("scores must have at least one column, got 0.")
+    device = scores.device
+    if m == 0:
+        return SparseWeights.empty(width, device)
+    scores = scores.to(torch.float32)
+    if not bool(torch.isfinite(scores).all()):
+        raise ValueError("scores must be finite, got NaN or infinite values.")
+
+    groups: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    if alpha == 1:
+        columns = torch.arange(width, device=device).expand(m, width)
+        counts, cols, vals = _pack(columns, torch.softmax(scores, dim=-1), columns_sorted=True)
+        groups.append((torch.arange(m, device=device), counts, cols, vals))
+    else:
+        pending = torch.arange(m, device=device)
+        k = min(initial_k, width)
+        while pending.numel():
+            sub = scores.index_select(0, pending)
+            if k >= width:
+                groups.append((pending, *_full_rows(sub, alpha, n_iter)))
+                break
+            top_scores, top_columns = sub.topk(k, dim=-1)
+            p = _bisect_topk(top_scores, sub, alpha, n_iter)
+            done = p[:, -1] == 0
+            if bool(done.any()):
+                width_used = int((p[done] > 0).sum(-1).max())
+                groups.append(
+                    (
+                        pending[done],
+                        *_pack(top_columns[done, :width_used], p[done, :width_used], columns_sorted=False),
+                    )
+                )
+            pending = pending[~done]
+            k = min(k * _K_GROWTH, width)
+
+    counts = torch.zeros(m, dtype=torch.int64, device=device)
+    for rows, row_counts, _, _ in groups:
+        counts[rows] = row_counts
+    indptr = torch.cat([torch.zeros(1, dtype=torch.int64, device=device), torch.cumsum(counts, 0)])
+    nnz = int(indptr[-1])
+    indices = torch.empty(nnz, dtype=torch.int64, device=device)
+    values = torch.empty(nnz, dtype=torch.float32, device=device)
+    for rows, row_counts, cols, vals in groups:
+        group_starts = torch.cumsum(row_counts, 0) - row_counts
+        within = torch.arange(cols.numel(), device=device) - torch.repeat_interleave(group_starts, row_counts)
+        destination = torch.repeat_interleave(indptr[rows], row_counts) + within
+        indices[destination] = cols
+        values[destination] = vals
+    return SparseWeights(indptr, indices, values, width)
+
+
+def iter_entmax_weights(
+    target: torch.Tensor,
+    source: torch.Tensor,
+    alpha: float,
+    chunk_size: int = 1024,
+    initial_k: int = 64,
+    n_iter: int = 50,
+    device: torch.device | str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[tuple[int, SparseWeights]]:
+    """SemBridge weights ``w_i = alpha-entmax(cos(t_i, e_.))`` for chunks of target rows.
+
+    Yields ``(start, weights)`` per chunk of ``chunk_size`` target rows (``iter_similarity`` then
+    ``entmax_rows``); weights come back on ``target``'s device, the work runs on ``device`` (default:
+    ``target``'s device). ``progress(rows_in_chunk)`` is called after each chunk. Peak memory is about
+    ``chunk_size x n_source`` scores.
+    """
+    _check_alpha(alpha)
+    home = target.device
+    for start, sim in iter_similarity(target, source, chunk_size=chunk_size, device=device):
+        weights = entmax_rows(sim, alpha, initial_k=initial_k, n_iter=n_iter).to(home)
+        del sim
+        if progress is not None:
+            progress(len(weights))
+        yield start, weights
+
+
+def entmax_weights(target: torch.Tensor, source: torch.Tensor, alpha: float, **kwargs: Any) -> SparseWeights:
+    """All rows of ``iter_entmax_weights`` (same keyword arguments) in one ``SparseWeights``."""
+    parts = [weights for _, weights in iter_entmax_weights(target, source, alpha, **kwargs)]
+    if not parts:
+        return SparseWeights.empty(source.shape[0], target.device)
+    return SparseWeights.concat(parts)
+
+
+def combine(weights: SparseWeights, matrix: torch.Tensor) -> torch.Tensor:
+    """New rows as convex combinations of source rows: ``out_i = sum_j w_ij M_j`` (``W @ M``).
+
+    ``matrix`` is ``[num_columns, d]`` (-> ``[n_rows, d]``) or ``[num_columns]`` such as an MLM bias
+    (-> ``[n_rows]``). Computed as a sparse-CSR x dense product in float32 on ``matrix``'s device and
+    returned in ``matrix``'s dtype. The inputs are not modified.
+    """
+    if matrix.dim() not in (1, 2):
+        raise ValueError(f"matrix must be 1-D or 2-D, got shape {tuple(matrix.shape)}.")
+    if matrix.shape[0] != weights.num_columns:
+        raise ValueError(
+            f"matrix must have {weights.num_columns} rows (the weights' num_columns), got {matrix.shape[0]}."
+        )
+    dense = matrix.to(torch.float32)
+    if dense.dim() == 1:
+        dense = dense.unsqueeze(1)
+    if len(weights) == 0 or weights.nnz == 0:
+        out = torch.zeros(len(weights), dense.shape[1], dtype=torch.float32, device=matrix.device)
+    else:
+        out = weights.to(matrix.device).to_torch_sparse() @ dense
+    if matrix.dim() == 1:
+        out = out.squeeze(1)
+    return out.to(matrix.dtype)
+
+
+def reference_entmax_weights(
+    target: torch.Tensor, source: torch.Tensor, alpha: float, n_iter: int = 50
+) -> torch.Tensor:
+    """The public reference algorithm, one target row at a time; dense float32 ``[n_target, n_source]``.
+
+    For each target row: the cosine to every source row (computed as in ``iter_similarity``), then
+    ``entmax_bisect`` over that full row (``softmax`` when ``alpha == 1``). Slow by design: for tests
+    and benchmarks of ``entmax_weights``.
+    """
+    _check_alpha(alpha)
+    _check_pair(target, source)
+    if n_iter < 1:
+        raise ValueError(f"n_iter must be >= 1, got {n_iter}.")
+    source_unit = F.normalize(source.to(torch.float64), dim=-1)
+    out = torch.zeros(target.shape[0], source.shape[0], dtype=torch.float32, device=target.device)
+    for i in range(target.shape[0]):
+        row = F.normalize(target[i : i + 1].to(torch.float64), dim=-1)
+        sim = (row @ source_unit.T).to(torch.float32)
+        if alpha == 1:
+            out[i] = torch.softmax(sim, dim=-1)[0]
+        else:
+            out[i] = entmax_bisect(sim, alpha, dim=-1, n_iter=n_iter)[0]
+    return out

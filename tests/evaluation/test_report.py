@@ -1,0 +1,89 @@
+"""Report files: refused when they exist, written atomically, plot written or skipped, TREC runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from sembridge.errors import OutputExistsError, SembridgeError
+from sembridge.evaluation.report import (
+    check_output_file,
+    plot_path_for,
+    read_trec_run,
+    results_table,
+    run_file_for_setting,
+    write_plot,
+    write_report_json,
+    write_trec_run,
+)
+
+
+def fake_report() -> dict:
+    def result(setting, ndcg, terms):
+        return {
+            "setting": setting,
+            "metrics": {"nDCG@10": ndcg, "R@100": 0.9},
+            "query_terms": 9.0,
+            "doc_terms": terms,
+            "flops": 1.5,
+        }
+
+    return {
+        "dataset": {"name": "toy", "source": "toy", "queries": 3, "documents": 10},
+        "config": {"metrics": ["nDCG@10", "R@100"]},
+        "models": [
+            {"name": "source", "results": [result("none", 0.5, 80.0), result("mass=0.9", 0.45, 30.0)]},
+            {"name": "sembridge", "results": [result("none", 0.6, 70.0), result("mass=0.9", 0.58, 25.0)]},
+        ],
+    }
+
+
+def test_report_json_is_written_atomically_and_refused_when_it_exists(tmp_path):
+    path = tmp_path / "sub" / "report.json"
+    check_output_file(path, overwrite=False)
+    write_report_json(fake_report(), path)
+    assert json.loads(path.read_text())["models"][1]["name"] == "sembridge"
+    assert [p.name for p in path.parent.iterdir()] == ["report.json"]  # no temp file left
+    with pytest.raises(OutputExistsError, match="already exists"):
+        check_output_file(path, overwrite=False)
+    check_output_file(path, overwrite=True)
+    with pytest.raises(SembridgeError, match="is a folder"):
+        check_output_file(tmp_path, overwrite=True)
+
+
+def test_plot_is_a_png(tmp_path):
+    path = write_plot(fake_report(), plot_path_for(tmp_path / "report.json"))
+    assert path == tmp_path / "report.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_skipped_without_matplotlib(tmp_path, monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert write_plot(fake_report(), tmp_path / "report.png") is None
+    assert not (tmp_path / "report.png").exists()
+
+
+def test_table_lists_every_model_and_setting():
+    console = Console(record=True, width=160)
+    console.print(results_table(fake_report()))
+    text = console.export_text()
+    for word in ("source", "sembridge", "mass=0.9", "0.6000", "nDCG@10", "FLOPs"):
+        assert word in text
+
+
+def test_trec_run_round_trip(tmp_path):
+    indices = np.array([[2, 0, -1], [1, -1, -1]])
+    scores = np.array([[3.5, 1.25, 0], [0.5, 0, 0]], dtype=np.float32)
+    path = write_trec_run(
+        tmp_path / "run.trec", ["q1", "q2"], ["a", "b", "c"], indices, scores, tag="my model"
+    )
+    lines = path.read_text().splitlines()
+    assert lines[0] == "q1 Q0 c 1 3.500000 my_model"
+    assert read_trec_run(path) == {"q1": {"c": 3.5, "a": 1.25}, "q2": {"b": 0.5}}
+    assert run_file_for_setting(path, "none", first=True) == path
+    assert run_file_for_setting(path, "mass=0.9", first=False).name == "run.mass0.9.trec"
+    assert run_file_for_setting(path, "top-k=64", first=False).name == "run.top-k64.trec"

@@ -1,0 +1,158 @@
+"""The init / inspect CLI: one-line errors with exit status 1 and nothing written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sembridge.cli.app import main
+from tests.helpers import save_tiny_bridge, save_tiny_source, wordpiece_tokenizer
+from tests.test_initialize import BRIDGE_WORDS, SOURCE_WORDS, TARGET_WORDS
+
+
+@pytest.fixture
+def paths(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("SEMBRIDGE_CACHE", str(tmp_path / "cache"))
+    source = save_tiny_source(tmp_path / "source", "bert", SOURCE_WORDS)
+    target = tmp_path / "target"
+    wordpiece_tokenizer(TARGET_WORDS).save_pretrained(target)
+    bridge = save_tiny_bridge(tmp_path / "bridge", BRIDGE_WORDS)
+    return {"source": str(source), "target": str(target), "bridge": str(bridge), "tmp": tmp_path}
+
+
+def _run(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+def _init_args(paths, out, **overrides):
+    args = {
+        "--source": paths["source"],
+        "--target-tokenizer": paths["target"],
+        "--bridge": paths["bridge"],
+        "--alpha": "2",
+        "--device": "cpu",
+        "--output": str(out),
+    }
+    args.update(overrides)
+    return ["init", "--quiet", *[x for kv in args.items() for x in kv]]
+
+
+def _error_lines(err):
+    return [line for line in err.splitlines() if line.startswith("Error:")]
+
+
+def _assert_nothing_written(tmp, out):
+    assert not out.exists()
+    assert not [p for p in tmp.iterdir() if p.name.startswith(f".{out.name}.")]
+
+
+def test_init_then_inspect(paths, capsys):
+    out = paths["tmp"] / "model"
+    main(_init_args(paths, out))
+    stdout = capsys.readouterr().out
+    assert "copied (overlap)" in stdout and "new tokens" in stdout
+    assert (out / "sembridge_init.json").is_file()
+
+    main(["inspect-token", "--model", str(out), "собака", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert data["pieces"][0]["kind"] == "new" and data["pieces"][0]["sources"]
+
+    main(["inspect-token", "--model", str(out), "the"])
+    assert "copied from source token" in capsys.readouterr().out
+
+    # A word the tokenizer splits into several pieces shows each piece.
+    main(["inspect-token", "--model", str(out), "котing", "--json"])
+    pieces = json.loads(capsys.readouterr().out)["pieces"]
+    assert [p["token"] for p in pieces] == ["кот", "##ing"]
+    assert pieces[0]["kind"] == "new" and pieces[1]["kind"] == "copied"
+
+    main(["inspect-text", "--model", str(out), "кот собака дом", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert result["active_terms"] > 0 and len(result["terms"]) <= 20
+
+
+def test_unknown_short_name_or_unreachable_hub_id(paths, capsys):
+    out = paths["tmp"] / "model"
+    code, _, err = _run(_init_args(paths, out, **{"--source": "no-such-org/no-such-model"}), capsys)
+    assert code == 1
+    (line,) = _error_lines(err)
+    assert "no-such-org/no-such-model" in line and "hub" in line
+    _assert_nothing_written(paths["tmp"], out)
+
+
+def test_missing_local_folder(paths, capsys):
+    out = paths["tmp"] / "model"
+    code, _, err = _run(_init_args(paths, out, **{"--target-tokenizer": "./no/such/folder"}), capsys)
+    assert code == 1
+    (line,) = _error_lines(err)
+    assert "./no/such/folder" in line and "no such local folder" in line
+    _assert_nothing_written(paths["tmp"], out)
+
+
+def test_source_without_mlm_head(paths, capsys):
+    from transformers import BertConfig, BertModel
+
+    plain = paths["tmp"] / "plain-bert"
+    BertModel(BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=8)).save_pretrained(plain)
+    wordpiece_tokenizer(SOURCE_WORDS).save_pretrained(plain)
+    out = paths["tmp"] / "model"
+    code, _, err = _run(_init_args(paths, out, **{"--source": str(plain)}), capsys)
+    assert code == 1
+    (line,) = _error_lines(err)
+    assert "masked-LM" in line and "BertModel" in line
+    _assert_nothing_written(paths["tmp"], out)
+
+
+def test_alpha_below_one(paths, capsys):
+    out = paths["tmp"] / "model"
+    code, _, err = _run(_init_args(paths, out, **{"--alpha": "0.5"}), capsys)
+    assert code == 1
+    (line,) = _error_lines(err)
+    assert "alpha must be >= 1, got 0.5" in line
+    _assert_nothing_written(paths["tmp"], out)
+
+
+def test_existing_output_refused(paths, capsys):
+    out = paths["tmp"] / "model"
+    out.mkdir()
+    code, _, err = _run(_init_args(paths, out), capsys)
+    assert code == 1
+    (line,) = _error_lines(err)
+    assert str(out) in line and "already exists" in line
+    assert "--overwrite" in err
+    assert list(out.iterdir()) == []
+
+
+def test_target_tokenizer_without_vocabulary(paths, capsys):
+    from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    empty = paths["tmp"] / "empty-tokenizer"
+    PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({}, unk_token=None))).save_pretrained(empty)
+    out = paths["tmp"] / "model"
+    code, _, err = _run(_init_args(paths, out, **{"--target-tokenizer": str(empty)}), capsys)
+    assert code == 1
+    (line,) = _error_lines(err)
+    assert "has no vocabulary" in line and "empty-tokenizer" in line
+    _assert_nothing_written(paths["tmp"], out)
+
+
+def test_inspect_folder_without_report(paths, capsys):
+    code, _, err = _run(["inspect-token", "--model", paths["source"], "cat"], capsys)
+    assert code == 1
+    assert "sembridge_init.json" in _error_lines(err)[0]
+
+
+def test_models_lists_registry(capsys):
+    main(["models", "--role", "bridge"])
+    out = capsys.readouterr().out
+    assert "bge-m3" in out and "BAAI/bge-m3" in out and "splade-v3" not in out
