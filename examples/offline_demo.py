@@ -49,7 +49,11 @@ def main() -> None:
     source = splade_tiny_path()
     bridge = e5_small_path()
     tokenizer = wordpiece_tokenizer_path(LANG)
-    print(f"  source SPLADE-tiny: {source}\n  bridge e5-small:    {bridge}\n  {LANG} tokenizer:       {tokenizer}")
+    print(
+        f"  source SPLADE-tiny: {source}\n"
+        f"  bridge e5-small:    {bridge}\n"
+        f"  {LANG} tokenizer:       {tokenizer}"
+    )
     model = OUT / f"{LANG}-splade"
 
     run(

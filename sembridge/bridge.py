@@ -23,12 +23,15 @@ from sembridge.cache import default_cache_dir
 
 logger = logging.getLogger("sembridge")
 
+
 def _bridge_identity(name: str) -> str:
     path = Path(name).expanduser()
     if path.is_dir():
         # A local folder: its absolute path and the weights' modification times.
         stamps = sorted(
-            f"{p.name}:{p.stat().st_mtime_ns}" for p in path.rglob("*") if p.suffix in {".safetensors", ".bin"}
+            f"{p.name}:{p.stat().st_mtime_ns}"
+            for p in path.rglob("*")
+            if p.suffix in {".safetensors", ".bin"}
         )
         return f"{path.resolve()}|{'|'.join(stamps)}"
     return name

@@ -16,5 +16,7 @@ def resolve_device(device: str = "auto") -> torch.device:
     except RuntimeError as err:
         raise SembridgeError(f"unknown device '{device}'", hint="use auto, cpu, cuda or cuda:N") from err
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise SembridgeError(f"device '{device}' was asked for but no CUDA GPU is available", hint="use --device cpu")
+        raise SembridgeError(
+            f"device '{device}' was asked for but no CUDA GPU is available", hint="use --device cpu"
+        )
     return resolved

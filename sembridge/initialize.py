@@ -168,7 +168,9 @@ def write_report(path: Path, report: dict[str, Any]) -> None:
     """JSON with the settings and summary indented and one line per token record."""
     head = {k: v for k, v in report.items() if k != "tokens"}
     text = json.dumps(head, indent=2, ensure_ascii=False)[:-2]
-    lines = [f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in report.get("tokens", {}).items()]
+    lines = [
+        f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in report.get("tokens", {}).items()
+    ]
     text += ',\n  "tokens": {\n' + ",\n".join("  " + line for line in lines) + "\n  }\n}\n"
     path.write_text(text, encoding="utf-8")
 
@@ -291,6 +293,11 @@ def _build_report(
             "method_info": new_rows.info,
         },
         "tokens": _token_records(
-            target_tokens, source_tokens, overlap, new_rows, config.top_sources, METHODS[config.method].summary
+            target_tokens,
+            source_tokens,
+            overlap,
+            new_rows,
+            config.top_sources,
+            METHODS[config.method].summary,
         ),
     }

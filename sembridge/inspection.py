@@ -39,7 +39,11 @@ def explain_token(model_dir: str | Path, text: str, top: int | None = None) -> d
     records = report.get("tokens", {})
     pieces = []
     for token_id in ids:
-        record = dict(records.get(str(token_id), {"token": tokenizer.convert_ids_to_tokens(token_id), "kind": "unknown"}))
+        record = dict(
+            records.get(
+                str(token_id), {"token": tokenizer.convert_ids_to_tokens(token_id), "kind": "unknown"}
+            )
+        )
         record["id"] = int(token_id)
         if top is not None and "sources" in record:
             record["sources"] = record["sources"][:top]
@@ -47,9 +51,7 @@ def explain_token(model_dir: str | Path, text: str, top: int | None = None) -> d
     return {"text": text, "method": report["summary"]["method"], "pieces": pieces}
 
 
-def top_terms(
-    model_dir: str | Path, text: str, top_k: int = 20, device: str = "cpu"
-) -> dict[str, Any]:
+def top_terms(model_dir: str | Path, text: str, top_k: int = 20, device: str = "cpu") -> dict[str, Any]:
     """The most activated vocabulary terms of ``text``'s sparse vector, with how each term's row was built."""
     from sentence_transformers import SparseEncoder
 

@@ -26,7 +26,9 @@ def check_output_dir(path: str | Path, overwrite: bool) -> Path:
             hint="choose another --output, or pass --overwrite to replace it",
         )
     if path.exists() and not path.is_dir():
-        raise SembridgeError(f"output path '{path}' exists and is not a folder", hint="choose another --output")
+        raise SembridgeError(
+            f"output path '{path}' exists and is not a folder", hint="choose another --output"
+        )
     return path
 
 
@@ -86,7 +88,7 @@ def save_sparse_encoder(
 
 
 def _fill_mask_module(path: Path, max_seq_length: int | None) -> Any:
-    """sentence-transformers >= 6 loads masked-LM heads through Transformer(fill-mask); 5.x through MLMTransformer."""
+    """The masked-LM module: Transformer(fill-mask) in sentence-transformers >= 6, MLMTransformer in 5.x."""
     import inspect
 
     from sentence_transformers.sparse_encoder import modules

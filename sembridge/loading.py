@@ -44,9 +44,17 @@ def _describe(name: str, resolved: str) -> str:
 def _cause(err: BaseException) -> str:
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     lowered = str(err).lower()
-    if "couldn't connect" in lowered or "offline" in lowered or "name or service" in lowered or "connection" in lowered:
+    if (
+        "couldn't connect" in lowered
+        or "offline" in lowered
+        or "name or service" in lowered
+        or "connection" in lowered
+    ):
         return "it is not a local folder and the model hub is not reachable"
-    if "is not a local folder and is not a valid model identifier" in lowered or "repository not found" in lowered:
+    if (
+        "is not a local folder and is not a valid model identifier" in lowered
+        or "repository not found" in lowered
+    ):
         return "it is neither a local folder nor a model id on the hub"
     return text[:300]
 
@@ -106,7 +114,7 @@ def load_source(name: str, device: Any = "cpu") -> SourceModel:
     if config.model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
         raise ModelLoadError(
             f"source {_describe(name, resolved)} is a '{config.model_type}' model, not a masked-LM model",
-            hint="SemBridge adapts SPLADE-style encoders: BertForMaskedLM, DistilBertForMaskedLM, RobertaForMaskedLM",
+            hint="SemBridge adapts SPLADE-style masked-LM encoders (BERT, DistilBERT, RoBERTa families)",
         )
     archs = getattr(config, "architectures", None) or []
     if archs and not any(a.endswith("ForMaskedLM") for a in archs):

@@ -49,12 +49,8 @@ ENTRIES: tuple[RegistryEntry, ...] = (
     RegistryEntry(
         "bart-base-chinese", "target", "fnlp/bart-base-chinese", "Chinese WordPiece tokenizer", "zh"
     ),
-    RegistryEntry(
-        "hindi-bert-v2", "target", "l3cube-pune/hindi-bert-v2", "Hindi WordPiece tokenizer", "hi"
-    ),
-    RegistryEntry(
-        "kobigbird", "target", "monologg/kobigbird-bert-base", "Korean WordPiece tokenizer", "ko"
-    ),
+    RegistryEntry("hindi-bert-v2", "target", "l3cube-pune/hindi-bert-v2", "Hindi WordPiece tokenizer", "hi"),
+    RegistryEntry("kobigbird", "target", "monologg/kobigbird-bert-base", "Korean WordPiece tokenizer", "ko"),
     RegistryEntry("rubert", "target", "DeepPavlov/rubert-base-cased", "Russian WordPiece tokenizer", "ru"),
     # Multilingual dense bridges (sentence-transformers models).
     RegistryEntry("bge-m3", "bridge", "BAAI/bge-m3", "BGE-M3, best bridge in the paper (1024-dim)"),

@@ -18,9 +18,6 @@ from sembridge.errors import SembridgeError
 
 logger = logging.getLogger("sembridge")
 
-SUPPORTED_FAMILIES = ("bert", "distilbert", "roberta", "xlm-roberta", "camembert")
-
-
 @dataclass
 class MLMParts:
     """The vocabulary-sized parameters of a masked-LM model.
@@ -54,7 +51,7 @@ def mlm_parts(model: PreTrainedModel) -> MLMParts:
     if out is None:
         raise SembridgeError(
             f"model {type(model).__name__} has no output (MLM decoder) layer",
-            hint="the source must be a masked-LM model (BertForMaskedLM, DistilBertForMaskedLM, RobertaForMaskedLM)",
+            hint="the source must be a masked-LM model (BERT, DistilBERT or RoBERTa family)",
         )
     emb = model.get_input_embeddings().weight.detach().clone()
     decoder = None if is_tied(model) else out.weight.detach().clone()

@@ -34,7 +34,12 @@ MatchKind = Literal["special", "exact", "symbol", "fuzzy"]
 
 SPECIAL_ROLES = ("cls", "sep", "pad", "mask", "unk", "bos", "eos")
 # A role may be played by the token of an equivalent role: RoBERTa's <s> is both bos and cls.
-ROLE_EQUIVALENTS = {"cls": ("cls", "bos"), "bos": ("bos", "cls"), "sep": ("sep", "eos"), "eos": ("eos", "sep")}
+ROLE_EQUIVALENTS = {
+    "cls": ("cls", "bos"),
+    "bos": ("bos", "cls"),
+    "sep": ("sep", "eos"),
+    "eos": ("eos", "sep"),
+}
 
 _UNUSED = re.compile(r"^(\[unused\d+\]|<unused\d+>)$")
 
@@ -254,7 +259,12 @@ def find_overlap(
         c = target_tok.canonical
         return min(
             candidates,
-            key=lambda s: (s.canonical != c, s.canonical.text != c.text, s.canonical.word_start != c.word_start, s.id),
+            key=lambda s: (
+                s.canonical != c,
+                s.canonical.text != c.text,
+                s.canonical.word_start != c.word_start,
+                s.id,
+            ),
         )
 
     matches: list[TokenMatch] = []

@@ -16,10 +16,12 @@ bisects the top-k scores of each row (see its docstring for why that is exact);
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from entmax import entmax_bisect
@@ -42,7 +44,7 @@ _UNIT_ROUNDOFF = 2.0**-24
 _ROW_SUM_TOLERANCE = 1e-4
 
 
-@dataclass
+@dataclass(eq=False)
 class SparseWeights:
     """Row-sparse weight matrix in CSR form: row ``i`` is the distribution ``w_i`` over source tokens.
 
@@ -116,12 +118,15 @@ class SparseWeights:
         """``W`` as a torch sparse CSR tensor ``[n_rows, num_columns]`` (column ids sorted within rows)."""
         row_ids = self._row_ids()
         order = torch.argsort(row_ids * max(self.num_columns, 1) + self.indices, stable=True)
-        return torch.sparse_csr_tensor(
-            self.indptr,
-            self.indices[order],
-            self.values[order],
-            size=(len(self), self.num_columns),
-        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            return torch.sparse_csr_tensor(
+                self.indptr,
+                self.indices[order],
+                self.values[order],
+                size=(len(self), self.num_columns),
+                check_invariants=False,
+            )
 
     @staticmethod
     def concat(parts: Sequence[SparseWeights]) -> SparseWeights:
@@ -154,35 +159,50 @@ class SparseWeights:
         """
         if num_columns < 0:
             raise ValueError(f"num_columns must be >= 0, got {num_columns}.")
-        indptr = [0]
-        all_indices: list[torch.Tensor] = []
-        all_values: list[torch.Tensor] = []
-        for i, (row_indices, row_values) in enumerate(rows):
-            idx = torch.as_tensor(row_indices, dtype=torch.int64).reshape(-1)
-            val = torch.as_tensor(row_values, dtype=torch.float64).reshape(-1)
-            if idx.numel() != val.numel():
-                raise ValueError(f"row {i} has {idx.numel()} indices but {val.numel()} weights.")
-            if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= num_columns):
-                raise ValueError(f"row {i} has column ids outside [0, {num_columns}): {idx.tolist()}.")
-            if torch.unique(idx).numel() != idx.numel():
-                raise ValueError(f"row {i} repeats a column id: {idx.tolist()}.")
-            if not bool(torch.isfinite(val).all()) or bool((val < 0).any()):
-                raise ValueError(f"row {i} has negative or non-finite weights: {val.tolist()}.")
-            total = float(val.sum())
-            if abs(total - 1.0) > _ROW_SUM_TOLERANCE:
-                raise ValueError(f"row {i} weights must sum to 1, got {total}.")
-            keep = val > 0
-            idx, val = idx[keep], val[keep].to(torch.float32)
-            order = torch.argsort(idx, stable=True)
-            idx, val = idx[order], val[order]
-            order = torch.argsort(val, descending=True, stable=True)
-            all_indices.append(idx[order])
-            all_values.append(val[order])
-            indptr.append(indptr[-1] + idx.numel())
+        columns_per_row = [np.asarray(idx, dtype=np.int64).reshape(-1) for idx, _ in rows]
+        weights_per_row = [np.asarray(val, dtype=np.float64).reshape(-1) for _, val in rows]
+        for i, (idx, val) in enumerate(zip(columns_per_row, weights_per_row, strict=True)):
+            if idx.size != val.size:
+                raise ValueError(f"row {i} has {idx.size} indices but {val.size} weights.")
+        n_rows = len(columns_per_row)
+        lengths = np.array([idx.size for idx in columns_per_row], dtype=np.int64)
+        columns = np.concatenate(columns_per_row) if n_rows else np.zeros(0, dtype=np.int64)
+        weights = np.concatenate(weights_per_row) if n_rows else np.zeros(0, dtype=np.float64)
+        row_ids = np.repeat(np.arange(n_rows), lengths)
+
+        def first_row(bad: np.ndarray) -> int:
+            return int(row_ids[np.argmax(bad)])
+
+        out_of_range = (columns < 0) | (columns >= num_columns)
+        if out_of_range.any():
+            i = first_row(out_of_range)
+            raise ValueError(
+                f"row {i} has column ids outside [0, {num_columns}): {columns_per_row[i].tolist()}."
+            )
+        bad_weight = ~np.isfinite(weights) | (weights < 0)
+        if bad_weight.any():
+            i = first_row(bad_weight)
+            raise ValueError(f"row {i} has negative or non-finite weights: {weights_per_row[i].tolist()}.")
+        by_column = np.lexsort((columns, row_ids))
+        repeated = (np.diff(row_ids[by_column]) == 0) & (np.diff(columns[by_column]) == 0)
+        if repeated.any():
+            i = int(row_ids[by_column][np.argmax(repeated)])
+            raise ValueError(f"row {i} repeats a column id: {columns_per_row[i].tolist()}.")
+        totals = np.bincount(row_ids, weights=weights, minlength=n_rows)
+        wrong_sum = np.abs(totals - 1.0) > _ROW_SUM_TOLERANCE
+        if wrong_sum.any():
+            i = int(np.argmax(wrong_sum))
+            raise ValueError(f"row {i} weights must sum to 1, got {float(totals[i])}.")
+        values = weights.astype(np.float32)
+        keep = values > 0
+        columns, values, row_ids = columns[keep], values[keep], row_ids[keep]
+        order = np.lexsort((columns, -values, row_ids))
+        indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(row_ids, minlength=n_rows), out=indptr[1:])
         return SparseWeights(
-            torch.tensor(indptr, dtype=torch.int64),
-            torch.cat(all_indices) if all_indices else torch.zeros(0, dtype=torch.int64),
-            torch.cat(all_values) if all_values else torch.zeros(0, dtype=torch.float32),
+            torch.from_numpy(indptr),
+            torch.from_numpy(np.ascontiguousarray(columns[order])),
+            torch.from_numpy(np.ascontiguousarray(values[order])),
             num_columns,
         )
 
@@ -198,7 +218,11 @@ class SparseWeights:
 
 
 def _check_alpha(alpha: float) -> None:
-    if not (isinstance(alpha, int | float) and math.isfinite(alpha) and alpha >= 1):
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        raise ValueError(f"alpha must be a number >= 1, got {alpha!r}.") from None
+    if not (math.isfinite(value) and value >= 1):
         raise ValueError(f"alpha must be >= 1, got {alpha}.")
 
 
@@ -233,7 +257,14 @@ def iter_similarity(
     _check_pair(target, source)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
-    device = torch.device(device) if device is not None else target.device
+    return _similarity_chunks(
+        target, source, chunk_size, torch.device(device) if device is not None else target.device
+    )
+
+
+def _similarity_chunks(
+    target: torch.Tensor, source: torch.Tensor, chunk_size: int, device: torch.device
+) -> Iterator[tuple[int, torch.Tensor]]:
     source_unit = F.normalize(source.to(device=device, dtype=torch.float64), dim=-1)
     for start in range(0, target.shape[0], chunk_size):
         chunk = F.normalize(target[start : start + chunk_size].to(device=device, dtype=torch.float64), dim=-1)
@@ -241,28 +272,45 @@ def iter_similarity(
 
 
 def _bisect_topk(
-    top_scores: torch.Tensor, full_scores: torch.Tensor, alpha: float, n_iter: int
+    top_scores: torch.Tensor,
+    top_columns: torch.Tensor,
+    next_scores: torch.Tensor,
+    scores: torch.Tensor,
+    rows: torch.Tensor,
+    alpha: float,
+    n_iter: int,
 ) -> torch.Tensor:
     """``entmax_bisect``'s forward pass over full rows, evaluated on their top-k scores.
 
-    ``top_scores`` ``[r, k]`` are the k largest of each row of ``full_scores`` ``[r, V]``. The float32
-    operations are those of ``entmax.root_finding.EntmaxBisectFunction.forward``: ``x = (alpha-1) s``, bracket
-    ``tau in [max x - 1, max x - V ** (1 - alpha)]`` (of the full width ``V``, so the thresholds tried are
-    the full row's), ``n_iter`` halvings keeping ``tau`` when ``f(tau) = sum_j [x_j - tau]_+ ** (1/(alpha-1))
-    - 1 >= 0``, then ``p = [x - tau]_+ ** (1/(alpha-1))`` divided by its sum.
+    ``top_scores[a]`` ``[r, k]`` holds the k largest scores of the full row ``scores[rows[a]]`` (``scores`` is
+    ``[m, V]``). The float32 operations are those of ``entmax.root_finding.EntmaxBisectFunction.forward``:
+    ``x = (alpha-1) s``; bracket ``tau in [max x - 1, max x - V ** (1 - alpha)]`` (the full width ``V``, so
+    the thresholds tried are the full row's); ``n_iter`` halvings keeping ``tau`` when
+    ``f(tau) = sum_j [x_j - tau]_+ ** (1/(alpha-1)) - 1 >= 0``; then ``p = [x - tau]_+ ** (1/(alpha-1))``
+    divided by its sum.
 
     The top-k ``f`` is a float32 sum in another order than the full row's. Where ``|f(tau)|`` is within
     the rounding bound ``2 (log2(n + 1) + 2) u S`` (``n`` positive terms summing to ``S``, ``u = 2**-24``) the
-    two could take different branches, so there ``f`` is recomputed over the full row exactly as
+    two might branch differently, so there ``f`` is recomputed over the full row exactly as
     ``entmax_bisect`` computes it (cached per row: near convergence the same ``tau`` recurs). Elsewhere
-    the signs agree, so every branch is the full row's.
+    the signs agree. Once ``tau_lo + dm == tau_lo`` in every row the remaining halvings cannot change
+    anything, so the loop stops early with the same result.
 
-    Returns ``p`` ``[r, k]``, normalised, at the last threshold tried.
+    The full-row recomputation is cheap when ``tau`` is at or above ``x_(k+1)`` (``next_scores`` holds
+    each row's (k+1)-th largest score): every term outside the top k is then exactly 0, so the full row's
+    terms are the top-k terms (the same float32 operations on the same numbers) scattered into zeros at
+    their columns (``top_columns``), and the full-width float32 sum of that row is ``entmax_bisect``'s sum
+    bit for bit, without raising 30k numbers to a power. Only rows with ``tau < x_(k+1)`` recompute
+    every term.
+
+    Returns ``p`` ``[r, k]`` at the last threshold tried, divided by its sum.
     """
-    rows, width = full_scores.shape
-    alpha_t = torch.tensor(alpha, dtype=top_scores.dtype, device=top_scores.device).expand(rows, 1)
+    n_rows = top_scores.shape[0]
+    alpha_t = torch.tensor(alpha, dtype=top_scores.dtype, device=top_scores.device).expand(n_rows, 1)
     max_val, _ = top_scores.max(dim=-1, keepdim=True)
     x = top_scores * (alpha_t - 1)
+    x_next = next_scores.reshape(n_rows, 1) * (alpha_t - 1)
+    width = scores.shape[1]
     max_val = max_val * (alpha_t - 1)
     tau_lo = max_val - 1 ** (alpha_t - 1)
     tau_hi = max_val - (1 / width) ** (alpha_t - 1)
@@ -276,18 +324,41 @@ def _bisect_topk(
         p_m = torch.clamp(x - tau_m, min=0) ** inv
         total = p_m.sum(-1, keepdim=True)
         f_m = total - 1
-        support = (p_m > 0).sum(-1, keepdim=True).to(total.dtype)
+        support = torch.count_nonzero(p_m, dim=-1).unsqueeze(-1).to(total.dtype)
         close = f_m.abs() <= 2 * (torch.log2(support + 1) + 2) * _UNIT_ROUNDOFF * total
         if bool(close.any()):
             need = (close & (tau_m != cached_tau)).squeeze(-1).nonzero().squeeze(-1)
             if need.numel():
-                x_full = full_scores.index_select(0, need) * (alpha_t[need] - 1)
-                p_full = torch.clamp(x_full - tau_m[need], min=0) ** inv[need]
-                cached_f[need] = p_full.sum(-1, keepdim=True) - 1
+                outside_zero = tau_m[need] >= x_next[need]
+                cheap, costly = need[outside_zero.squeeze(-1)], need[~outside_zero.squeeze(-1)]
+                if cheap.numel():
+                    p_full = torch.zeros(cheap.numel(), width, dtype=p_m.dtype, device=p_m.device)
+                    p_full.scatter_(1, top_columns[cheap], p_m[cheap])
+                    cached_f[cheap] = p_full.sum(-1, keepdim=True) - 1
+                if costly.numel():
+                    x_full = scores.index_select(0, rows[costly]) * (alpha_t[costly] - 1)
+                    p_full = torch.clamp(x_full - tau_m[costly], min=0) ** inv[costly]
+                    cached_f[costly] = p_full.sum(-1, keepdim=True) - 1
                 cached_tau[need] = tau_m[need]
             f_m = torch.where(close, cached_f, f_m)
+        converged = bool((tau_m == tau_lo).all())
         tau_lo = torch.where(f_m >= 0, tau_m, tau_lo)
-    return p_m / p_m.sum(dim=-1, keepdim=True)
+        if converged:
+            break
+    # Normalised in float64 so that the result does not depend on k (the summation order); entmax_bisect
+    # divides by a float32 sum, which differs by at most an ulp.
+    return (p_m.double() / p_m.sum(dim=-1, keepdim=True, dtype=torch.float64)).float()
+
+
+def _support_may_fit(top_scores: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Rows whose support can be smaller than k: ``f(x_(k)) > 0`` over the top k, i.e. ``tau > x_(k)``.
+
+    Only a filter that saves bisecting rows that certainly need a larger k; exactness is decided later.
+    """
+    alpha_t = torch.tensor(alpha, dtype=top_scores.dtype, device=top_scores.device)
+    x = top_scores * (alpha_t - 1)
+    mass = (torch.clamp(x - x[:, -1:], min=0) ** (1 / (alpha_t - 1))).sum(-1)
+    return mass > 1
 
 
 def _pack(
@@ -339,8 +410,8 @@ def entmax_rows(scores: torch.Tensor, alpha: float, initial_k: int = 64, n_iter:
     (Without this, a branch flipped by rounding moves ``tau`` by an ulp, which at alpha = 4 changes small
     weights by up to ~1e-5.) All rows of a chunk are processed together per k, never one at a time.
 
-    Raises ``ValueError`` for ``alpha < 1``, ``initial_k < 1``, ``n_iter < 1``, non 2-D, zero-width or
-    non-finite scores.
+    Raises ``ValueError`` for ``alpha < 1``, ``initial_k < 1``, ``n_iter < 1``, non 2-D or zero-width scores,
+    and for NaN or +inf scores or rows that are all -inf (a -inf score just gets weight 0).
     """
     _check_alpha(alpha)
     if initial_k < 1:
@@ -356,8 +427,11 @@ def entmax_rows(scores: torch.Tensor, alpha: float, initial_k: int = 64, n_iter:
     if m == 0:
         return SparseWeights.empty(width, device)
     scores = scores.to(torch.float32)
-    if not bool(torch.isfinite(scores).all()):
-        raise ValueError("scores must be finite, got NaN or infinite values.")
+    # A NaN or +inf anywhere in a row is its maximum (max propagates NaN); -inf scores get weight 0.
+    row_max = scores.amax(dim=-1)
+    if not bool(torch.isfinite(row_max).all()):
+        bad = float(row_max[~torch.isfinite(row_max)][0])
+        raise ValueError(f"scores must not contain NaN or +inf or all -inf rows, got a row maximum of {bad}.")
 
     groups: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
     if alpha == 1:
@@ -368,21 +442,38 @@ def entmax_rows(scores: torch.Tensor, alpha: float, initial_k: int = 64, n_iter:
         pending = torch.arange(m, device=device)
         k = min(initial_k, width)
         while pending.numel():
-            sub = scores.index_select(0, pending)
+            sub = scores if pending.numel() == m else scores.index_select(0, pending)
             if k >= width:
                 groups.append((pending, *_full_rows(sub, alpha, n_iter)))
                 break
-            top_scores, top_columns = sub.topk(k, dim=-1)
-            p = _bisect_topk(top_scores, sub, alpha, n_iter)
-            done = p[:, -1] == 0
-            if bool(done.any()):
-                width_used = int((p[done] > 0).sum(-1).max())
-                groups.append(
-                    (
-                        pending[done],
-                        *_pack(top_columns[done, :width_used], p[done, :width_used], columns_sorted=False),
-                    )
+            # k + 1 scores: the (k+1)-th tells when every score outside the top k has weight 0.
+            top_scores, top_columns = sub.topk(k + 1, dim=-1)
+            next_scores = top_scores[:, k]
+            top_scores, top_columns = top_scores[:, :k], top_columns[:, :k]
+            hopeful = _support_may_fit(top_scores, alpha).nonzero().squeeze(-1)
+            done = torch.zeros(pending.numel(), dtype=torch.bool, device=device)
+            if hopeful.numel():
+                p = _bisect_topk(
+                    top_scores[hopeful],
+                    top_columns[hopeful],
+                    next_scores[hopeful],
+                    scores,
+                    pending[hopeful],
+                    alpha,
+                    n_iter,
                 )
+                # Exact when the k-th largest score got weight 0 (support < k).
+                exact = p[:, -1] == 0
+                rows_exact = hopeful[exact]
+                done[rows_exact] = True
+                if rows_exact.numel():
+                    p = p[exact]
+                    width_used = int(torch.count_nonzero(p, dim=-1).max())
+                    columns = top_columns[rows_exact, :width_used]
+                    groups.append(
+                        (pending[rows_exact], *_pack(columns, p[:, :width_used], columns_sorted=False))
+                    )
+            del sub, top_scores, top_columns
             pending = pending[~done]
             k = min(k * _K_GROWTH, width)
 
@@ -420,8 +511,25 @@ def iter_entmax_weights(
     ``chunk_size x n_source`` scores.
     """
     _check_alpha(alpha)
-    home = target.device
-    for start, sim in iter_similarity(target, source, chunk_size=chunk_size, device=device):
+    if initial_k < 1:
+        raise ValueError(f"initial_k must be >= 1, got {initial_k}.")
+    if n_iter < 1:
+        raise ValueError(f"n_iter must be >= 1, got {n_iter}.")
+    if source.dim() == 2 and source.shape[0] == 0:
+        raise ValueError("source must have at least one row, got 0.")
+    chunks = iter_similarity(target, source, chunk_size=chunk_size, device=device)
+    return _entmax_chunks(chunks, alpha, initial_k, n_iter, target.device, progress)
+
+
+def _entmax_chunks(
+    chunks: Iterator[tuple[int, torch.Tensor]],
+    alpha: float,
+    initial_k: int,
+    n_iter: int,
+    home: torch.device,
+    progress: Callable[[int], None] | None,
+) -> Iterator[tuple[int, SparseWeights]]:
+    for start, sim in chunks:
         weights = entmax_rows(sim, alpha, initial_k=initial_k, n_iter=n_iter).to(home)
         del sim
         if progress is not None:
@@ -475,7 +583,7 @@ def reference_entmax_weights(
     _check_pair(target, source)
     if n_iter < 1:
         raise ValueError(f"n_iter must be >= 1, got {n_iter}.")
-    source_unit = F.normalize(source.to(torch.float64), dim=-1)
+    source_unit = F.normalize(source.to(device=target.device, dtype=torch.float64), dim=-1)
     out = torch.zeros(target.shape[0], source.shape[0], dtype=torch.float32, device=target.device)
     for i in range(target.shape[0]):
         row = F.normalize(target[i : i + 1].to(torch.float64), dim=-1)

@@ -19,7 +19,9 @@ from transformers import (
 BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
-def wordpiece_tokenizer(tokens: Sequence[str], specials: Sequence[str] = BERT_SPECIALS) -> PreTrainedTokenizerFast:
+def wordpiece_tokenizer(
+    tokens: Sequence[str], specials: Sequence[str] = BERT_SPECIALS
+) -> PreTrainedTokenizerFast:
     vocab = {t: i for i, t in enumerate([*specials, *tokens])}
     tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]", continuing_subword_prefix="##"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=False, strip_accents=False)
@@ -80,20 +82,35 @@ def tiny_mlm(family: str, vocab_size: int, pad_token_id: int = 0, tie: bool = Tr
         torch.manual_seed(seed)
         if family == "bert":
             config = BertConfig(
-                vocab_size=vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                intermediate_size=32, pad_token_id=pad_token_id, tie_word_embeddings=tie,
+                vocab_size=vocab_size,
+                hidden_size=16,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                intermediate_size=32,
+                pad_token_id=pad_token_id,
+                tie_word_embeddings=tie,
             )
             model = BertForMaskedLM(config)
         elif family == "distilbert":
             config = DistilBertConfig(
-                vocab_size=vocab_size, dim=16, n_layers=1, n_heads=2, hidden_dim=32,
-                pad_token_id=pad_token_id, tie_word_embeddings=tie,
+                vocab_size=vocab_size,
+                dim=16,
+                n_layers=1,
+                n_heads=2,
+                hidden_dim=32,
+                pad_token_id=pad_token_id,
+                tie_word_embeddings=tie,
             )
             model = DistilBertForMaskedLM(config)
         elif family == "roberta":
             config = RobertaConfig(
-                vocab_size=vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                intermediate_size=32, pad_token_id=pad_token_id, max_position_embeddings=40,
+                vocab_size=vocab_size,
+                hidden_size=16,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                intermediate_size=32,
+                pad_token_id=pad_token_id,
+                max_position_embeddings=40,
                 tie_word_embeddings=tie,
             )
             model = RobertaForMaskedLM(config)
@@ -126,7 +143,10 @@ def save_tiny_bridge(path, words: Sequence[str], seed: int = 0):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         config = BertConfig(
-            vocab_size=len(tok.get_vocab()), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+            vocab_size=len(tok.get_vocab()),
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
             intermediate_size=32,
         )
         BertModel(config).save_pretrained(path)

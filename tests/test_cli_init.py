@@ -101,8 +101,11 @@ def test_source_without_mlm_head(paths, capsys):
     from transformers import BertConfig, BertModel
 
     plain = paths["tmp"] / "plain-bert"
-    BertModel(BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=8)).save_pretrained(plain)
+    BertModel(
+        BertConfig(
+            vocab_size=20, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=8
+        )
+    ).save_pretrained(plain)
     wordpiece_tokenizer(SOURCE_WORDS).save_pretrained(plain)
     out = paths["tmp"] / "model"
     code, _, err = _run(_init_args(paths, out, **{"--source": str(plain)}), capsys)
@@ -137,7 +140,9 @@ def test_target_tokenizer_without_vocabulary(paths, capsys):
     from transformers import PreTrainedTokenizerFast
 
     empty = paths["tmp"] / "empty-tokenizer"
-    PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({}, unk_token=None))).save_pretrained(empty)
+    PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({}, unk_token=None))).save_pretrained(
+        empty
+    )
     out = paths["tmp"] / "model"
     code, _, err = _run(_init_args(paths, out, **{"--target-tokenizer": str(empty)}), capsys)
     assert code == 1

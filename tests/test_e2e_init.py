@@ -44,7 +44,7 @@ def test_loads_in_transformers_and_sparse_encoder(ru_model, ru_tokenizer):
     assert model.config.pad_token_id == tokenizer.pad_token_id
 
     encoder = SparseEncoder(str(out), device="cpu")
-    text = "Какая столица Франции?"
+    text = "история России"
     vector = encoder.encode([text], convert_to_tensor=True).to_dense()[0]
     assert vector.shape == (8000,)
     active = vector.nonzero().flatten()
@@ -85,7 +85,14 @@ def test_report_and_translations(ru_model):
     assert 1 <= summary["support_size"]["mean"] <= 20  # alpha 4 on e5 cosines: a handful of sources
     by_token = {r["token"]: r for r in report["tokens"].values()}
     # Common Russian words are built from their English translations.
-    pairs = {"вода": "water", "город": "city", "год": "year", "время": "time", "книга": "book", "война": "war"}
+    pairs = {
+        "вода": "water",
+        "город": "city",
+        "год": "year",
+        "время": "time",
+        "книга": "book",
+        "война": "war",
+    }
     present = {ru: en for ru, en in pairs.items() if ru in by_token and by_token[ru]["kind"] == "new"}
     assert len(present) >= 4
     hits = [ru for ru, en in present.items() if en in [s for s, _ in by_token[ru]["sources"][:3]]]

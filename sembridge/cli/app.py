@@ -71,9 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get(TRACEBACK_ENV):
             raise
         logging.getLogger("sembridge").debug("unexpected error", exc_info=True)
-        console_err.print(
-            f"[bold red]Error:[/] {type(err).__name__}: {err}", highlight=False, soft_wrap=True
-        )
+        console_err.print(f"[bold red]Error:[/] {type(err).__name__}: {err}", highlight=False, soft_wrap=True)
         console_err.print(f"[dim]Hint:[/] set {TRACEBACK_ENV}=1 for the full traceback.")
         sys.exit(1)
 

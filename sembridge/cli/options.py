@@ -17,8 +17,15 @@ Device = Annotated[
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Batch size for encoding.")]
 CacheDir = Annotated[
     Path | None,
-    typer.Option("--cache-dir", help="Where bridge embeddings are cached. Default: $SEMBRIDGE_CACHE or ~/.cache/sembridge."),
+    typer.Option(
+        "--cache-dir",
+        help="Where bridge embeddings are cached. Default: $SEMBRIDGE_CACHE or ~/.cache/sembridge.",
+    ),
 ]
-Seed = Annotated[int, typer.Option("--seed", help="Random seed (local generator; the global state is untouched).")]
-ModelDir = Annotated[str, typer.Option("--model", "-m", help="A model folder written by sembridge (or any SPLADE model).")]
+Seed = Annotated[
+    int, typer.Option("--seed", help="Random seed (local generator; the global state is untouched).")
+]
+ModelDir = Annotated[
+    str, typer.Option("--model", "-m", help="A model folder written by sembridge (or any SPLADE model).")
+]
 JsonOutput = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]

@@ -54,7 +54,9 @@ class SemBridgeInitializer(Initializer):
             ):
                 # Columns index the candidate list: map them to source token ids.
                 parts.append(
-                    SparseWeights(chunk.indptr, candidate_ids[chunk.indices.cpu()], chunk.values.cpu(), num_source)
+                    SparseWeights(
+                        chunk.indptr, candidate_ids[chunk.indices.cpu()], chunk.values.cpu(), num_source
+                    )
                 )
         weights = SparseWeights.concat(parts)
         sizes = weights.support_sizes().float()
