@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from common import (
@@ -52,7 +51,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help=f"strings to embed (default: all source tokens, or 30,000 target pieces; quick {QUICK_TOKENS})",
     )
-    parser.add_argument("--batch-size", type=int, default=256, help="bridge encoding batch size (init's default)")
+    parser.add_argument(
+        "--batch-size", type=int, default=256, help="bridge encoding batch size (init's default)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the token sample")
     args = parser.parse_args(argv)
     if args.tokens is not None and args.tokens < 1:
@@ -174,7 +175,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 len(texts) / warm_s,
                 figures["cached_share_of_cold"],
                 f"{hits} hit(s), {misses} miss(es), {cache_mb:.1f} MB file, "
-                f"model loaded: {'yes' if model_loaded_again else 'no'}, same tensor: {'yes' if identical else 'NO'}",
+                f"model loaded: {'yes' if model_loaded_again else 'no'}, "
+                f"same tensor: {'yes' if identical else 'NO'}",
             ],
         ],
     )

@@ -64,7 +64,12 @@ def run_init(command: list[str], env: dict[str, str]) -> dict[str, Any]:
     if process.returncode != 0:
         raise RuntimeError(f"sembridge init failed ({process.returncode}):\n{output[-4000:]}")
     peak = usage.ru_maxrss if sys.platform == "darwin" else usage.ru_maxrss * 1024
-    return {"wall_s": wall, "peak_rss_gb": gb(peak), "user_cpu_s": usage.ru_utime, "sys_cpu_s": usage.ru_stime}
+    return {
+        "wall_s": wall,
+        "peak_rss_gb": gb(peak),
+        "user_cpu_s": usage.ru_utime,
+        "sys_cpu_s": usage.ru_stime,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -139,7 +144,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     stages = sorted({stage for r in results for stage in r["timings"]}, key=_order)
     table(
-        f"sembridge init, SPLADE-tiny -> {args.lang} ({args.vocab_size:,} tokens), e5-small bridge, on {args.device}",
+        f"sembridge init, SPLADE-tiny -> {args.lang} ({args.vocab_size:,} tokens), e5-small bridge, "
+        f"on {args.device}",
         [
             "run",
             "wall s",
@@ -183,7 +189,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return figures
 
 
-_STAGES = ("load models", "overlap", "bridge embeddings", "similarity + entmax", "combine rows", "model surgery", "save")
+_STAGES = (
+    "load models",
+    "overlap",
+    "bridge embeddings",
+    "similarity + entmax",
+    "combine rows",
+    "model surgery",
+    "save",
+)
 
 
 def _order(stage: str) -> tuple[int, str]:

@@ -122,8 +122,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     machine = header("sparse encoding and retrieval", args.device)
     docs, queries, real = texts(args.docs, args.queries, args.doc_words, args.seed)
     console.print(
-        f"model: SPLADE-tiny ({splade_tiny_path()}); {len(docs):,} documents ({real:,} real chatterbot replies, "
-        f"{len(docs) - real:,} synthetic), {len(queries):,} queries (chatterbot prompts); "
+        f"model: SPLADE-tiny ({splade_tiny_path()}); {len(docs):,} documents "
+        f"({real:,} real chatterbot replies, {len(docs) - real:,} synthetic), "
+        f"{len(queries):,} queries (chatterbot prompts); "
         f"batch {args.batch_size}, max length {args.max_length}, top-{args.top_k}"
     )
     encoder = load_encoder(str(splade_tiny_path()), device=args.device, max_length=args.max_length)

@@ -40,7 +40,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=None, help="optimisation steps (default 50; quick 5)")
     parser.add_argument("--batch-size", type=int, default=None, help="pairs per step (default 32; quick 16)")
     parser.add_argument("--max-length", type=int, default=None, help="token limit (default 64; quick 32)")
-    parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32", help="bf16/fp16: GPU")
+    parser.add_argument(
+        "--precision", choices=["fp32", "bf16", "fp16"], default="fp32", help="bf16/fp16: GPU"
+    )
     args = parser.parse_args(argv)
     defaults = {"steps": (5, 50), "batch_size": (16, 32), "max_length": (32, 64)}
     for name, (quick, full) in defaults.items():
@@ -102,8 +104,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         seed=0,
     )
     console.print(
-        f"model: SPLADE-tiny ({splade_tiny_path()}); {len(data):,} distinct chatterbot pairs; {args.steps} steps, "
-        f"batch {args.batch_size}, max length {args.max_length}, {args.precision}, device {args.device}"
+        f"model: SPLADE-tiny ({splade_tiny_path()}); {len(data):,} distinct chatterbot pairs; "
+        f"{args.steps} steps, batch {args.batch_size}, max length {args.max_length}, {args.precision}, "
+        f"device {args.device}"
     )
     chatter = io.StringIO()  # the trainer's per-step log lines and the model card's progress bar
     with tempfile.TemporaryDirectory(prefix="sembridge-bench-training-") as tmp:

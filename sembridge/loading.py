@@ -66,8 +66,12 @@ def load_failure(kind: str, name: str, resolved: str, err: BaseException) -> Mod
             f"cannot load {kind} {_describe(name, resolved)}: no such local folder",
             hint="check the path, or give a hub id or a short name from `sembridge models`",
         )
+    cause = _cause(err)
+    if "/" not in name and lookup(name) is None and cause.startswith("it is "):
+        # A bare word: most likely a mistyped short name.
+        cause = "it is not a short name of the registry, " + cause.removeprefix("it is ")
     return ModelLoadError(
-        f"cannot load {kind} {_describe(name, resolved)}: {_cause(err)}",
+        f"cannot load {kind} {_describe(name, resolved)}: {cause}",
         hint="give a local folder, a short name from `sembridge models`, or a hub id reachable from here",
     )
 

@@ -52,9 +52,7 @@ def progress(disable: bool = False) -> Progress:
 def stage(name: str, timings: dict[str, float]) -> Iterator[None]:
     """Time a pipeline stage, log it, and record the seconds in ``timings[name]``."""
     start = time.perf_counter()
-    try:
-        yield
-    finally:
-        seconds = time.perf_counter() - start
-        timings[name] = round(seconds, 3)
-        logger.info("%s: %.2f s", name, seconds)
+    yield  # a failed stage is neither timed nor logged: its error speaks for it
+    seconds = time.perf_counter() - start
+    timings[name] = round(seconds, 3)
+    logger.info("%s: %.2f s", name, seconds)

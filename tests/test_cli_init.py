@@ -88,6 +88,16 @@ def test_unknown_short_name_or_unreachable_hub_id(paths, capsys):
     _assert_nothing_written(paths["tmp"], out)
 
 
+def test_mistyped_short_name(paths, capsys):
+    out = paths["tmp"] / "model"
+    code, _, err = _run(_init_args(paths, out, **{"--target-tokenizer": "ARBRT"}), capsys)
+    assert code == 1
+    (line,) = _error_lines(err)
+    assert "'ARBRT'" in line and "not a short name of the registry" in line and "hub" in line
+    assert "sembridge models" in err
+    _assert_nothing_written(paths["tmp"], out)
+
+
 def test_missing_local_folder(paths, capsys):
     out = paths["tmp"] / "model"
     code, _, err = _run(_init_args(paths, out, **{"--target-tokenizer": "./no/such/folder"}), capsys)
