@@ -18,6 +18,7 @@ from sembridge.errors import SembridgeError
 
 logger = logging.getLogger("sembridge")
 
+
 @dataclass
 class MLMParts:
     """The vocabulary-sized parameters of a masked-LM model.

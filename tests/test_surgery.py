@@ -18,6 +18,16 @@ def _permuted_parts(parts: MLMParts, target_to_source: torch.Tensor) -> MLMParts
     )
 
 
+def _target_to_source(source_tok, target_tok) -> torch.Tensor:
+    """For a target vocabulary that fully overlaps the source one: the source id of each target id."""
+    overlap = find_overlap(vocab_tokens(source_tok), vocab_tokens(target_tok))
+    assert overlap.num_new == 0
+    target_to_source = torch.empty(len(target_tok.get_vocab()), dtype=torch.long)
+    for m in overlap.matches:
+        target_to_source[m.target_id] = m.source_id
+    return target_to_source
+
+
 @pytest.mark.parametrize("family", ["bert", "distilbert"])
 @pytest.mark.parametrize("tie", [True, False])
 def test_permuted_vocabulary_gives_identical_logits(family, tie):
@@ -31,11 +41,7 @@ def test_permuted_vocabulary_gives_identical_logits(family, tie):
     with torch.no_grad():
         src_logits = model(input_ids=src_ids).logits
 
-    overlap = find_overlap(vocab_tokens(source_tok), vocab_tokens(target_tok))
-    assert overlap.num_new == 0
-    target_to_source = torch.empty(len(target_tok.get_vocab()), dtype=torch.long)
-    for m in overlap.matches:
-        target_to_source[m.target_id] = m.source_id
+    target_to_source = _target_to_source(source_tok, target_tok)
     parts = mlm_parts(model)
     bias_before = parts.bias.clone()
     rebuild_mlm(model, _permuted_parts(parts, target_to_source), target_tok)
@@ -62,11 +68,7 @@ def test_roberta_pad_id_change_keeps_positions():
     with torch.no_grad():
         src_logits = model(input_ids=src_ids).logits
 
-    overlap = find_overlap(vocab_tokens(source_tok), vocab_tokens(target_tok))
-    assert overlap.num_new == 0
-    target_to_source = torch.empty(len(target_tok.get_vocab()), dtype=torch.long)
-    for m in overlap.matches:
-        target_to_source[m.target_id] = m.source_id
+    target_to_source = _target_to_source(source_tok, target_tok)
     rebuild_mlm(model, _permuted_parts(mlm_parts(model), target_to_source), target_tok)
     assert model.config.pad_token_id == 0
     tgt_ids = target_tok("the cats sat", return_tensors="pt")["input_ids"]

@@ -25,8 +25,7 @@ class SemBridgeInitializer(Initializer):
         new_tokens = ctx.new_tokens
         num_source = ctx.parts.embeddings.shape[0]
         if not new_tokens:
-            empty = SparseWeights.from_rows([], num_source)
-            return rows_from_weights(empty, ctx.parts, alpha=config.alpha)
+            return rows_from_weights(SparseWeights.empty(num_source), ctx.parts, alpha=config.alpha)
 
         embedder = BridgeEmbedder(
             config.bridge,
