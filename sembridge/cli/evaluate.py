@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sembridge.cli.options import BatchSize, JsonOutput
+from sembridge.cli.options import BatchSize, EncodeDevices, JsonOutput, MaxLength, Processes
 
 Models = Annotated[
     list[str],
@@ -33,22 +33,7 @@ Split = Annotated[str, typer.Option("--split", help="Qrels split to evaluate (BE
 DataFormat = Annotated[
     str, typer.Option("--data-format", help="auto, beir, miracl, webfaq, pairs or hub (auto detects it).")
 ]
-Devices = Annotated[
-    str,
-    typer.Option(
-        "--device",
-        help="auto, cpu, cuda or cuda:N; a comma-separated list (cuda:0,cuda:1) encodes in parallel.",
-    ),
-]
-Processes = Annotated[
-    int,
-    typer.Option("--processes", min=1, help="Encoding processes on the one --device (multi-process pool)."),
-]
 TopK = Annotated[int, typer.Option("--top-k", min=1, help="Retrieval depth: documents kept per query.")]
-MaxLength = Annotated[
-    int | None,
-    typer.Option("--max-length", min=1, help="Truncate texts to this many tokens (default: the model's)."),
-]
 Metrics = Annotated[
     list[str] | None,
     typer.Option(
@@ -100,7 +85,7 @@ def evaluate(
     split: Split = "test",
     data_format: DataFormat = "auto",
     batch_size: BatchSize = 32,
-    device: Devices = "auto",
+    device: EncodeDevices = "auto",
     processes: Processes = 1,
     top_k: TopK = 100,
     max_length: MaxLength = None,

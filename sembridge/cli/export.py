@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from sembridge.cli.options import BatchSize, JsonOutput, ModelDir, OutputDir, Overwrite
+from sembridge.cli.options import (
+    BatchSize,
+    EncodeDevices,
+    JsonOutput,
+    MaxLength,
+    ModelDir,
+    OutputDir,
+    Overwrite,
+    Processes,
+)
 
 Corpus = Annotated[
     str,
@@ -30,17 +39,6 @@ PruneMass = Annotated[
     typer.Option("--prune-mass", help="Keep each document's top terms up to this L1-mass fraction."),
 ]
 PruneTopK = Annotated[int | None, typer.Option("--prune-top-k", help="Keep at most K terms per document.")]
-Devices = Annotated[
-    str,
-    typer.Option(
-        "--device", help="auto, cpu, cuda or cuda:N; a comma-separated list encodes in several processes."
-    ),
-]
-Processes = Annotated[int, typer.Option("--processes", min=1, help="Encoding processes on the one --device.")]
-MaxLength = Annotated[
-    int | None,
-    typer.Option("--max-length", min=1, help="Truncate texts to this many tokens (default: the model's)."),
-]
 DocsPerFile = Annotated[
     int, typer.Option("--docs-per-file", min=1, help="Documents per corpus/docs-*.jsonl file.")
 ]
@@ -56,7 +54,7 @@ def export(
     prune_mass: PruneMass = None,
     prune_top_k: PruneTopK = None,
     batch_size: BatchSize = 32,
-    device: Devices = "auto",
+    device: EncodeDevices = "auto",
     processes: Processes = 1,
     max_length: MaxLength = None,
     docs_per_file: DocsPerFile = 500_000,

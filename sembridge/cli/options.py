@@ -29,3 +29,18 @@ ModelDir = Annotated[
     str, typer.Option("--model", "-m", help="A model folder written by sembridge (or any SPLADE model).")
 ]
 JsonOutput = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+EncodeDevices = Annotated[
+    str,
+    typer.Option(
+        "--device",
+        help="auto, cpu, cuda or cuda:N; a comma-separated list (cuda:0,cuda:1) encodes in parallel.",
+    ),
+]
+Processes = Annotated[
+    int,
+    typer.Option("--processes", min=1, help="Encoding processes on the one --device (multi-process pool)."),
+]
+MaxLength = Annotated[
+    int | None,
+    typer.Option("--max-length", min=1, help="Truncate texts to this many tokens (default: the model's)."),
+]
