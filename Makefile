@@ -29,7 +29,7 @@ test-fast: install ## Run the unit tests only (skip end-to-end tests)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m "not e2e"
 
 demo: install ## Run the offline demo end to end (init, inspect, finetune, evaluate)
-	$(BIN)/python examples/offline_demo.py
+	PYTHONPATH=$(CURDIR) $(BIN)/python examples/offline_demo.py
 
 lint: install ## Check style with ruff
 	$(BIN)/ruff check sembridge tests examples benchmarks

@@ -68,7 +68,7 @@ def token_texts(kind: str, count: int | None, quick: bool, seed: int) -> tuple[l
     import torch
     from transformers import AutoTokenizer
 
-    from sembridge.offline import e5_small_path, splade_tiny_path
+    from offline_assets import e5_small_path, splade_tiny_path
     from sembridge.vocab import find_overlap, is_candidate_source, vocab_tokens
 
     source_tokens = vocab_tokens(AutoTokenizer.from_pretrained(splade_tiny_path()))
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import torch
 
     from sembridge.bridge import BridgeEmbedder
-    from sembridge.offline import e5_small_path
+    from offline_assets import e5_small_path
 
     machine = header("bridge embeddings: cold, then from the cache", args.device)
     bridge = str(e5_small_path())

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     quiet_libraries()
     resolve_device(args.device)
     from sembridge.cache import default_cache_dir
-    from sembridge.offline import e5_small_path, splade_tiny_path, wordpiece_tokenizer_path
+    from offline_assets import e5_small_path, splade_tiny_path, wordpiece_tokenizer_path
 
     machine = header("sembridge init on the demo setting", args.device)
     source = splade_tiny_path()

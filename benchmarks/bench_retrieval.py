@@ -58,7 +58,7 @@ def texts(n_docs: int, n_queries: int, doc_words: int, seed: int) -> tuple[list[
     import numpy as np
     from wordfreq import top_n_list, word_frequency
 
-    from sembridge.offline import chatterbot_pairs
+    from offline_assets import chatterbot_pairs
 
     pairs = chatterbot_pairs("en")
     queries = list(dict.fromkeys(q.strip() for q, _ in pairs if q.strip()))
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     from sembridge.evaluation import InvertedIndex
     from sembridge.evaluation.encode import encode_texts, load_encoder
-    from sembridge.offline import splade_tiny_path
+    from offline_assets import splade_tiny_path
 
     machine = header("sparse encoding and retrieval", args.device)
     docs, queries, real = texts(args.docs, args.queries, args.doc_words, args.seed)

@@ -55,7 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def distinct_pairs() -> list[tuple[str, str]]:
     """English (prompt, reply) pairs whose texts all differ (clean in-batch negatives)."""
-    from sembridge.offline import chatterbot_pairs
+    from offline_assets import chatterbot_pairs
 
     seen: set[str] = set()
     pairs = []
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         figures["skipped"] = str(err)
         write_figures(args.json, figures)
         return figures
-    from sembridge.offline import splade_tiny_path
+    from offline_assets import splade_tiny_path
 
     pairs = distinct_pairs()
     needed = args.steps * args.batch_size

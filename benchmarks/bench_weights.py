@@ -113,7 +113,7 @@ def prepare_inputs(args: argparse.Namespace, path: Path) -> dict[str, Any]:
     from transformers import AutoTokenizer
 
     from sembridge.bridge import BridgeEmbedder
-    from sembridge.offline import e5_small_path, splade_tiny_path
+    from offline_assets import e5_small_path, splade_tiny_path
     from sembridge.surgery import mlm_parts
     from sembridge.vocab import find_overlap, is_candidate_source, vocab_tokens
 

