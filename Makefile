@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast demo lint format bench clean
+.PHONY: help install test test-fast demo data lint format quality bench clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install torch (CPU), sembridge and the offline assets
 
-test: install ## Run the test suite (unit and end-to-end on the real offline assets)
+test: install data ## Run the test suite (unit and end-to-end on the real offline assets and text)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 test-fast: install ## Run the unit tests only (skip end-to-end tests)
@@ -31,13 +31,19 @@ test-fast: install ## Run the unit tests only (skip end-to-end tests)
 demo: install ## Run the offline demo end to end (init, inspect, finetune, evaluate)
 	PYTHONPATH=$(CURDIR) $(BIN)/python examples/offline_demo.py
 
+data: install ## Fetch and build the real target-language training and test sets (cached)
+	$(BIN)/python -m offline_assets.corpora
+
 lint: install ## Check style with ruff
-	$(BIN)/ruff check sembridge tests examples benchmarks
-	$(BIN)/ruff format --check sembridge tests examples benchmarks
+	$(BIN)/ruff check sembridge tests examples benchmarks offline_assets
+	$(BIN)/ruff format --check sembridge tests examples benchmarks offline_assets
 
 format: install ## Format the code with ruff
-	$(BIN)/ruff format sembridge tests examples benchmarks
-	$(BIN)/ruff check --fix sembridge tests examples benchmarks
+	$(BIN)/ruff format sembridge tests examples benchmarks offline_assets
+	$(BIN)/ruff check --fix sembridge tests examples benchmarks offline_assets
+
+quality: install data ## Quality benchmark: every init in five languages, curves (QUALITY_ARGS=--quick: a few minutes)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_quality.py --plot-dir docs/quality --json docs/quality/quality.json $(QUALITY_ARGS)
 
 bench: install ## Run the benchmarks (prints figures; BENCH_ARGS=--quick for small sizes)
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)

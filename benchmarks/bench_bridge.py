@@ -92,8 +92,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     apply_threads(args.threads)
     import torch
 
-    from sembridge.bridge import BridgeEmbedder
     from offline_assets import e5_small_path
+    from sembridge.bridge import BridgeEmbedder
 
     machine = header("bridge embeddings: cold, then from the cache", args.device)
     bridge = str(e5_small_path())

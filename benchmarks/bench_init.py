@@ -76,8 +76,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     quiet_libraries()
     resolve_device(args.device)
-    from sembridge.cache import default_cache_dir
     from offline_assets import e5_small_path, splade_tiny_path, wordpiece_tokenizer_path
+    from sembridge.cache import default_cache_dir
 
     machine = header("sembridge init on the demo setting", args.device)
     source = splade_tiny_path()

@@ -115,9 +115,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     apply_threads(args.threads)
     import numpy as np
 
+    from offline_assets import splade_tiny_path
     from sembridge.evaluation import InvertedIndex
     from sembridge.evaluation.encode import encode_texts, load_encoder
-    from offline_assets import splade_tiny_path
 
     machine = header("sparse encoding and retrieval", args.device)
     docs, queries, real = texts(args.docs, args.queries, args.doc_words, args.seed)

@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "machine": machine,
     }
     try:
-        from sembridge.training import FinetuneConfig, finetune, pairs_to_dataset
+        from sembridge.data import pairs_to_dataset
+        from sembridge.training import FinetuneConfig, finetune
     except ImportError as err:  # the fine-tuning module is optional in this benchmark
         console.print(f"skipped: sembridge.training is not available ({err})")
         figures["skipped"] = str(err)

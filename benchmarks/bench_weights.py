@@ -112,8 +112,8 @@ def prepare_inputs(args: argparse.Namespace, path: Path) -> dict[str, Any]:
     from safetensors.torch import save_file
     from transformers import AutoTokenizer
 
-    from sembridge.bridge import BridgeEmbedder
     from offline_assets import e5_small_path, splade_tiny_path
+    from sembridge.bridge import BridgeEmbedder
     from sembridge.surgery import mlm_parts
     from sembridge.vocab import find_overlap, is_candidate_source, vocab_tokens
 
@@ -228,8 +228,8 @@ def stage_worker(args: argparse.Namespace) -> None:
     import torch
     from safetensors.torch import load_file
 
+    from sembridge.sparse_weights import SparseWeights
     from sembridge.weights import (
-        SparseWeights,
         combine,
         entmax_rows,
         entmax_weights,

@@ -34,9 +34,7 @@ from rich.table import Table
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p
-)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
 
 # Wide tables when the output is a file or a pipe (rich would wrap them at 80 columns).
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)

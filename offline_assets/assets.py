@@ -17,7 +17,6 @@ import json
 import logging
 import shutil
 import string
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 from sembridge.cache import default_cache_dir
 from sembridge.errors import ModelLoadError
+from sembridge.io import atomic_output_dir, write_json
 
 logger = logging.getLogger("sembridge")
 
@@ -96,31 +96,29 @@ def _stamp_matches(folder: Path, expected: dict[str, object]) -> bool:
     return all(stamp.get(key) == value for key, value in expected.items())
 
 
+class _AlreadyBuilt(Exception):
+    """Another process finished an identical build first: keep its folder, drop ours."""
+
+
 def _cached_build(target: Path, stamp: dict[str, object], build: Callable[[Path], None]) -> Path:
-    """Return ``target`` if it holds a matching build; else run ``build(tmp)`` and move tmp into place."""
+    """Return ``target`` if it holds a matching build; else run ``build(tmp)`` and move tmp into place.
+
+    The temporary folder and the move are :func:`sembridge.io.atomic_output_dir`'s; a stale
+    build is replaced, a matching one finished meanwhile by another process is kept.
+    """
     if _stamp_matches(target, stamp):
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        build(tmp)
-        (tmp / _STAMP).write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
-        if target.exists():
-            if _stamp_matches(target, stamp):  # another process finished first
-                shutil.rmtree(tmp, ignore_errors=True)
-                return target
-            stale = target.parent / f".{target.name}.stale-{tmp.name.rsplit('-', 1)[-1]}"
-            target.rename(stale)
-            shutil.rmtree(stale, ignore_errors=True)
-        try:
-            tmp.rename(target)
-        except OSError:
-            if not _stamp_matches(target, stamp):
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)  # lost a race to an identical build
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        with atomic_output_dir(target, overwrite=True) as tmp:
+            build(tmp)
+            write_json(tmp / _STAMP, stamp)
+            if _stamp_matches(target, stamp):
+                raise _AlreadyBuilt
+    except _AlreadyBuilt:
+        pass
+    except OSError:
+        if not _stamp_matches(target, stamp):  # not a lost race to an identical build
+            raise
     return target
 
 
@@ -217,7 +215,7 @@ def _portable_tokenizer_config(folder: Path) -> None:
     config["model_max_length"] = MAX_LENGTH
     for key in ("is_local", "local_files_only"):  # where it was loaded from, not a setting
         config.pop(key, None)
-    path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json(path, config)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -432,5 +430,5 @@ def _bert_tokenizer_config(folder: Path, ordered: list[str]) -> None:
         tokenize_chinese_chars=True,
         model_max_length=MAX_LENGTH,
     )
-    path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json(path, config)
     (folder / "vocab.txt").write_text("\n".join(ordered) + "\n", encoding="utf-8")

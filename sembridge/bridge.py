@@ -10,16 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from sembridge.cache import default_cache_dir
+from sembridge.io import atomic_file
 
 logger = logging.getLogger("sembridge")
 
@@ -139,16 +138,6 @@ class BridgeEmbedder:
         return embeddings
 
     def _write(self, path: Path, embeddings: torch.Tensor, label: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        try:
-            save_file(
-                {"embeddings": embeddings},
-                tmp,
-                metadata={"bridge": self.name, "prompt": self.prompt or "", "label": label},
-            )
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        metadata = {"bridge": self.name, "prompt": self.prompt or "", "label": label}
+        with atomic_file(path, "wb") as handle:
+            handle.write(save({"embeddings": embeddings}, metadata=metadata))

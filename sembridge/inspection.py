@@ -5,20 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sembridge.errors import ModelLoadError, SembridgeError
-from sembridge.initialize import read_report
-
-
-def _load_tokenizer(model_dir: str | Path) -> Any:
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(str(model_dir))
-    except Exception as err:
-        raise ModelLoadError(
-            f"cannot load the tokenizer of '{model_dir}': {str(err).splitlines()[0][:200]}",
-            hint="give a folder written by `sembridge init` or `sembridge finetune`",
-        ) from err
+from sembridge.errors import SembridgeError
+from sembridge.init_report import REPORT_FILE, read_report
+from sembridge.loading import load_sparse_encoder, load_tokenizer
 
 
 def explain_token(model_dir: str | Path, text: str, top: int | None = None) -> dict[str, Any]:
@@ -30,7 +19,7 @@ def explain_token(model_dir: str | Path, text: str, top: int | None = None) -> d
     if not text.strip():
         raise SembridgeError("the token to inspect is empty", hint="give a word or a vocabulary entry")
     report = read_report(model_dir)
-    tokenizer = _load_tokenizer(model_dir)
+    tokenizer = load_tokenizer(model_dir, kind="tokenizer of model")
     vocab = tokenizer.get_vocab()
     if text in vocab:
         ids = [vocab[text]]
@@ -53,23 +42,15 @@ def explain_token(model_dir: str | Path, text: str, top: int | None = None) -> d
 
 def top_terms(model_dir: str | Path, text: str, top_k: int = 20, device: str = "cpu") -> dict[str, Any]:
     """The most activated vocabulary terms of ``text``'s sparse vector, with how each term's row was built."""
-    from sentence_transformers import SparseEncoder
-
     if not text.strip():
         raise SembridgeError("the text to inspect is empty", hint="give some text in quotes")
-    try:
-        encoder = SparseEncoder(str(model_dir), device=device)
-    except Exception as err:
-        raise ModelLoadError(
-            f"cannot load '{model_dir}' as a sparse encoder: {str(err).splitlines()[0][:200]}",
-            hint="give a folder written by `sembridge init` or `sembridge finetune`",
-        ) from err
+    encoder = load_sparse_encoder(model_dir, device)
     embedding = encoder.encode([text], convert_to_tensor=True)
     dense = embedding.to_dense()[0] if embedding.is_sparse else embedding[0]
     active = int((dense > 0).sum())
     values, ids = dense.topk(min(top_k, active)) if active else (dense[:0], dense[:0].long())
     records: dict[str, Any] = {}
-    path = Path(model_dir) / "sembridge_init.json"
+    path = Path(model_dir) / REPORT_FILE
     if path.is_file():
         records = read_report(model_dir).get("tokens", {})
     tokenizer = encoder.tokenizer

@@ -1,20 +1,39 @@
-"""Output folders written all at once, and models saved in the format every tool loads.
+"""Writing outputs all at once, the library version stamp, and models saved in the format every tool loads.
 
-A command writes into a temporary folder beside the output and moves it into place only when
-everything is written, so a failure never leaves a half-written output behind.
+This module owns every atomic write of the package:
+
+- :func:`atomic_output_dir`: a command writes its output folder into a temporary sibling that
+  replaces the destination only when everything is written;
+- :func:`atomic_file`: one file (a report, a plot, a cache entry) written to a temporary name
+  beside its destination and moved into place with ``os.replace``;
+
+so a failure never leaves a half-written output behind. :func:`library_versions` is the one
+version stamp that reports record.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import platform
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Literal
 
 from sembridge.errors import OutputExistsError, SembridgeError
+
+# Version stamp key -> distribution name.
+_STAMPED_DISTRIBUTIONS = {
+    "torch": "torch",
+    "transformers": "transformers",
+    "sentence_transformers": "sentence-transformers",
+    "tokenizers": "tokenizers",
+    "entmax": "entmax",
+}
 
 
 def check_output_dir(path: str | Path, overwrite: bool) -> Path:
@@ -40,20 +59,68 @@ def atomic_output_dir(path: str | Path, overwrite: bool = False) -> Iterator[Pat
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
         yield tmp
+        old = None
+        if path.exists():
+            old = path.parent / f".{path.name}.old-{tmp.name.rsplit('-', 1)[-1]}"
+            path.rename(old)
+        try:
+            tmp.rename(path)
+        except BaseException:
+            if old is not None and not path.exists():
+                old.rename(path)
+            raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    old = None
-    if path.exists():
-        old = path.parent / f".{path.name}.old-{tmp.name.rsplit('-', 1)[-1]}"
-        path.rename(old)
-    tmp.rename(path)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def write_json(path: str | Path, data: Any) -> None:
-    Path(path).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+@contextmanager
+def atomic_file(path: str | Path, mode: Literal["w", "wb"] = "w") -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path`` (text, UTF-8, for ``"w"``; bytes for ``"wb"``).
+
+    When the block succeeds the file replaces ``path`` (``os.replace``, atomic on one file
+    system); when it fails the temporary file is removed and ``path`` keeps its old content.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}.")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        encoding = "utf-8" if mode == "w" else None
+        with os.fdopen(fd, mode, encoding=encoding) as handle:
+            yield handle
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """Write ``data`` as indented UTF-8 JSON (a final newline), atomically."""
+    with atomic_file(path) as handle:
+        json.dump(data, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
+    return Path(path)
+
+
+def library_versions() -> dict[str, str]:
+    """The version stamp of a report: Python, sembridge and the libraries that shape its numbers.
+
+    Versions are read from the installed distributions (nothing is imported); a library that is
+    not installed is stamped ``"unknown"``.
+    """
+    from sembridge import __version__
+
+    versions = {"sembridge": __version__, "python": platform.python_version()}
+    for key, distribution in _STAMPED_DISTRIBUTIONS.items():
+        try:
+            versions[key] = metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            versions[key] = "unknown"
+    return versions
 
 
 def save_sparse_encoder(

@@ -1,23 +1,40 @@
-"""Load source models, target tokenizers and bridges from short names, hub ids or local folders.
+"""Every model and tokenizer sembridge loads, and the one rule for what a model argument names.
 
-Loading goes through the ordinary ``from_pretrained`` / ``SentenceTransformer(...)`` calls, so
-hub ids and local paths work the way users expect; any failure becomes a
-:class:`~sembridge.errors.ModelLoadError` naming the id and the cause.
+A model argument is read by :func:`locate`, in this order:
+
+1. a short name of the registry (``splade-v3``, ``ARBERT``, ``bge-m3``...) becomes its hub id;
+2. an existing local path is a local folder (``~`` is expanded);
+3. a string that looks like a path (it starts with ``.``, ``/`` or ``~``, or it is not of the
+   form ``name`` or ``owner/name``, e.g. it has a second ``/`` or a backslash) is a missing path;
+4. anything else is a hub id.
+
+Loading goes through the ordinary ``from_pretrained`` / ``SentenceTransformer(...)`` /
+``SparseEncoder(...)`` calls, so hub ids and local paths work the way users expect; any failure
+becomes a :class:`~sembridge.errors.ModelLoadError` built by :func:`load_failure`, one line
+naming the id and the cause.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sembridge.errors import ModelLoadError
 from sembridge.registry import lookup, resolve
 
+if TYPE_CHECKING:
+    from sentence_transformers import SparseEncoder
+
 logger = logging.getLogger("sembridge")
+
+# A hub id: "name" or "owner/name" (letters, digits, "_", "-", "."), not starting with a dot.
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+# The files one of which a loadable model folder holds.
+_MODEL_FILES = ("config.json", "modules.json")
 
 
 @dataclass
@@ -32,48 +49,93 @@ class SourceModel:
     activation_function: str = "relu"
 
 
-def _looks_local(name: str) -> bool:
-    """A path rather than a hub id ("owner/name" has exactly one slash and no leading dot or slash)."""
-    return name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep != "/" and os.sep in name
+@dataclass(frozen=True)
+class ModelLocation:
+    """What a model argument names: ``name`` as given, ``resolved`` after the registry.
+
+    ``kind`` is ``"local"`` (an existing path), ``"hub"`` (a hub id) or ``"missing"`` (a path
+    that does not exist).
+    """
+
+    name: str
+    resolved: str
+    kind: Literal["local", "hub", "missing"]
+
+    @property
+    def path(self) -> Path:
+        return Path(self.resolved).expanduser()
+
+    @property
+    def target(self) -> str:
+        """What ``from_pretrained`` is given: the expanded path, or the hub id."""
+        return str(self.path) if self.kind == "local" else self.resolved
+
+    def describe(self) -> str:
+        """``'name'``, followed by the hub id when a short name was given."""
+        return f"'{self.name}'" + (f" ({self.resolved})" if self.resolved != self.name else "")
 
 
-def _describe(name: str, resolved: str) -> str:
-    return f"'{name}'" + (f" ({resolved})" if resolved != name else "")
+def looks_like_path(text: str) -> bool:
+    """A path rather than a hub id: starts with ``.``, ``/`` or ``~``, or is not ``[owner/]name``."""
+    return text.startswith((".", "/", "~")) or not _HUB_ID.match(text)
 
 
-def _cause(err: BaseException) -> str:
-    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    lowered = str(err).lower()
-    if (
-        "couldn't connect" in lowered
-        or "offline" in lowered
-        or "name or service" in lowered
-        or "connection" in lowered
-    ):
-        return "it is not a local folder and the model hub is not reachable"
-    if (
-        "is not a local folder and is not a valid model identifier" in lowered
-        or "repository not found" in lowered
-    ):
-        return "it is neither a local folder nor a model id on the hub"
-    return text[:300]
+def locate(name: str | Path) -> ModelLocation:
+    """Apply the one rule (module docstring) to a model or tokenizer argument."""
+    text = str(name)
+    resolved = resolve(text)
+    if resolved != text:
+        return ModelLocation(text, resolved, "hub")
+    if Path(text).expanduser().exists():
+        return ModelLocation(text, text, "local")
+    return ModelLocation(text, text, "missing" if looks_like_path(text) else "hub")
 
 
-def load_failure(kind: str, name: str, resolved: str, err: BaseException) -> ModelLoadError:
-    """A one-line error for a model that could not be loaded."""
-    if _looks_local(resolved) and not Path(resolved).expanduser().exists():
+def _cause(err: BaseException, location: ModelLocation) -> str:
+    first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    if location.kind == "hub":
+        lowered = str(err).lower()
+        if (
+            "couldn't connect" in lowered
+            or "offline" in lowered
+            or "name or service" in lowered
+            or "connection" in lowered
+        ):
+            return "it is not a local folder and the model hub is not reachable"
+        if (
+            "is not a local folder and is not a valid model identifier" in lowered
+            or "repository not found" in lowered
+        ):
+            return "it is neither a local folder nor a model id on the hub"
+    return f"{type(err).__name__}: {first}"[:300] if first else type(err).__name__
+
+
+def load_failure(kind: str, location: ModelLocation, err: BaseException | None = None) -> ModelLoadError:
+    """The one error for a model or tokenizer that could not be loaded: its id and the cause.
+
+    ``err`` is what loading raised; without it, ``location`` must be a missing path.
+    """
+    if location.kind == "missing" or err is None:
         return ModelLoadError(
-            f"cannot load {kind} {_describe(name, resolved)}: no such local folder",
+            f"could not load {kind} {location.describe()}: no such local folder",
             hint="check the path, or give a hub id or a short name from `sembridge models`",
         )
-    cause = _cause(err)
-    if "/" not in name and lookup(name) is None and cause.startswith("it is "):
-        # A bare word: most likely a mistyped short name.
-        cause = "it is not a short name of the registry, " + cause.removeprefix("it is ")
+    cause = _cause(err, location)
+    if location.kind == "hub" and "/" not in location.name and lookup(location.name) is None:
+        if cause.startswith("it is "):  # a bare word: most likely a mistyped short name
+            cause = "it is not a short name of the registry, " + cause.removeprefix("it is ")
     return ModelLoadError(
-        f"cannot load {kind} {_describe(name, resolved)}: {cause}",
+        f"could not load {kind} {location.describe()}: {cause}",
         hint="give a local folder, a short name from `sembridge models`, or a hub id reachable from here",
     )
+
+
+def _existing(kind: str, name: str | Path) -> ModelLocation:
+    """``locate(name)``, refusing a missing path before anything is loaded."""
+    location = locate(name)
+    if location.kind == "missing":
+        raise load_failure(kind, location)
+    return location
 
 
 def _transformer_subfolder(path: Path) -> tuple[Path, dict[str, Any]]:
@@ -104,38 +166,37 @@ def load_source(name: str, device: Any = "cpu") -> SourceModel:
     from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer
     from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
-    resolved = resolve(name)
-    location: str = resolved
+    found = _existing("source model", name)
+    location = found.target
     pooling: dict[str, Any] = {}
-    local = Path(resolved).expanduser()
-    if local.is_dir():
-        model_dir, pooling = _transformer_subfolder(local)
+    if found.kind == "local" and found.path.is_dir():
+        model_dir, pooling = _transformer_subfolder(found.path)
         location = str(model_dir)
     try:
         config = AutoConfig.from_pretrained(location)
     except Exception as err:  # OSError, ValueError, hub errors
-        raise load_failure("source model", name, resolved, err) from err
+        raise load_failure("source model", found, err) from err
     if config.model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
         raise ModelLoadError(
-            f"source {_describe(name, resolved)} is a '{config.model_type}' model, not a masked-LM model",
+            f"source {found.describe()} is a '{config.model_type}' model, not a masked-LM model",
             hint="SemBridge adapts SPLADE-style masked-LM encoders (BERT, DistilBERT, RoBERTa families)",
         )
     archs = getattr(config, "architectures", None) or []
     if archs and not any(a.endswith("ForMaskedLM") for a in archs):
         raise ModelLoadError(
-            f"source {_describe(name, resolved)} was saved as {', '.join(archs)}, without a masked-LM head",
+            f"source {found.describe()} was saved as {', '.join(archs)}, without a masked-LM head",
             hint="a SPLADE encoder is saved as *ForMaskedLM; give such a model as --source",
         )
     try:
         model = AutoModelForMaskedLM.from_pretrained(location)
         tokenizer = AutoTokenizer.from_pretrained(location)
     except Exception as err:
-        raise load_failure("source model", name, resolved, err) from err
+        raise load_failure("source model", found, err) from err
     model.to(device)
     model.eval()
     return SourceModel(
         name=name,
-        path_or_id=resolved,
+        path_or_id=found.resolved,
         model=model,
         tokenizer=tokenizer,
         pooling_strategy=pooling.get("pooling_strategy", "max"),
@@ -143,36 +204,106 @@ def load_source(name: str, device: Any = "cpu") -> SourceModel:
     )
 
 
-def load_tokenizer(name: str) -> Any:
-    """Load a target-language tokenizer; refuse one with no vocabulary."""
+def load_tokenizer(name: str | Path, kind: str = "target tokenizer") -> Any:
+    """Load a tokenizer (``kind`` names it in errors); refuse one with no vocabulary."""
     from transformers import AutoTokenizer
 
-    resolved = resolve(name)
+    found = _existing(kind, name)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(resolved)
+        tokenizer = AutoTokenizer.from_pretrained(found.target)
     except Exception as err:
-        raise load_failure("target tokenizer", name, resolved, err) from err
+        raise load_failure(kind, found, err) from err
     try:
         vocab = tokenizer.get_vocab()
     except (NotImplementedError, AttributeError):
         vocab = {}
     if not vocab:
         raise ModelLoadError(
-            f"target tokenizer {_describe(name, resolved)} has no vocabulary",
+            f"{kind} {found.describe()} has no vocabulary",
             hint="give a tokenizer with a vocabulary (WordPiece, SentencePiece or byte-level BPE)",
         )
     return tokenizer
 
 
-def load_bridge(name: str, device: Any = "cpu") -> Any:
-    """Load a multilingual dense bridge as a sentence-transformers model."""
+def load_bridge(name: str | Path, device: Any = "cpu", kind: str = "bridge model") -> Any:
+    """Load a multilingual dense model (a bridge; ``kind`` names it in errors) with sentence-transformers."""
     from sentence_transformers import SentenceTransformer
 
-    resolved = resolve(name)
+    found = _existing(kind, name)
     try:
-        return SentenceTransformer(resolved, device=str(device))
+        return SentenceTransformer(found.target, device=str(device))
     except Exception as err:
-        raise load_failure("bridge model", name, resolved, err) from err
+        raise load_failure(kind, found, err) from err
+
+
+def check_model_folder(path: Path, name: str) -> None:
+    """Refuse a local path that cannot be a model folder: a file, no config, unreadable config, no weights."""
+    if not path.is_dir():
+        raise ModelLoadError(
+            f"model '{name}' is a file, not a model folder", hint="pass the folder that holds config.json"
+        )
+    if not any((path / file).is_file() for file in _MODEL_FILES):
+        raise ModelLoadError(
+            f"model folder '{name}' has no config.json or modules.json",
+            hint="pass a folder written by `sembridge init`/`save_pretrained`, or a SPLADE model",
+        )
+    for file in _MODEL_FILES:
+        if (path / file).is_file():
+            try:
+                json.loads((path / file).read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+                raise ModelLoadError(
+                    f"{file} of model folder '{name}' cannot be read: {err}",
+                    hint="the folder is damaged: write it again, or pass another --model",
+                ) from err
+    patterns = ("*.safetensors", "*.bin", "*.safetensors.index.json")
+    has_weights = any(any(path.glob(pattern)) for pattern in patterns)
+    if not (path / "modules.json").is_file() and not has_weights:
+        raise ModelLoadError(
+            f"model folder '{name}' has a config.json but no weights (*.safetensors or *.bin)",
+            hint="the folder is incomplete: write it again, or pass another --model",
+        )
+
+
+def check_model_source(model: str | Path) -> str:
+    """What to load for a sparse-encoder argument (a folder or a hub id); refuses a missing path or
+    a local folder that is not a model, before any heavy work."""
+    found = _existing("model", model)
+    if found.kind == "local":
+        check_model_folder(found.path, found.name)
+        return str(found.path)
+    return found.resolved
+
+
+def load_sparse_encoder(
+    model: str | Path | SparseEncoder,
+    device: Any = "cpu",
+    *,
+    require_splade: bool = False,
+    trust_remote_code: bool = False,
+) -> SparseEncoder:
+    """A sentence-transformers SparseEncoder from a folder, a short name or a hub id (or itself).
+
+    With ``require_splade``, refuse a model without SpladePooling (an inference-free or other
+    sparse encoder), as fine-tuning does.
+    """
+    from sentence_transformers import SparseEncoder
+    from sentence_transformers.sparse_encoder.modules import SpladePooling
+
+    if isinstance(model, SparseEncoder):
+        encoder = model
+    else:
+        source = check_model_source(model)
+        try:
+            encoder = SparseEncoder(source, device=str(device), trust_remote_code=trust_remote_code)
+        except Exception as err:  # transformers and the hub raise many types
+            raise load_failure("model", locate(model), err) from err
+    if require_splade and not any(isinstance(module, SpladePooling) for module in encoder):
+        raise ModelLoadError(
+            f"'{model}' is not a SPLADE model (it has no SpladePooling module)",
+            hint="give a masked-LM SPLADE model, e.g. one written by sembridge init",
+        )
+    return encoder
 
 
 def bridge_prompt(name: str) -> str | None:

@@ -16,18 +16,16 @@ bisects the top-k scores of each row (see its docstring for why that is exact);
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from entmax import entmax_bisect
 
+from sembridge.sparse_weights import SparseWeights
+
 __all__ = [
-    "SparseWeights",
     "combine",
     "entmax_rows",
     "entmax_weights",
@@ -40,181 +38,6 @@ __all__ = [
 _K_GROWTH = 4
 # Unit roundoff of float32.
 _UNIT_ROUNDOFF = 2.0**-24
-# Tolerance on row sums in ``SparseWeights.from_rows``.
-_ROW_SUM_TOLERANCE = 1e-4
-
-
-@dataclass(eq=False)
-class SparseWeights:
-    """Row-sparse weight matrix in CSR form: row ``i`` is the distribution ``w_i`` over source tokens.
-
-    Row ``i``'s support is ``indices[indptr[i]:indptr[i + 1]]`` (source token ids, sorted by weight
-    descending, ties by lower id) with weights ``values[indptr[i]:indptr[i + 1]]``; every weight is
-    ``> 0`` and every row sums to 1 (``sum_j w_ij = 1``), so ``W @ E`` mixes source rows convexly.
-    """
-
-    indptr: torch.Tensor  # int64 [n_rows + 1]
-    indices: torch.Tensor  # int64 [nnz]
-    values: torch.Tensor  # float32 [nnz]
-    num_columns: int
-
-    def __post_init__(self) -> None:
-        if self.indptr.dim() != 1 or self.indptr.numel() < 1:
-            raise ValueError(
-                f"indptr must be 1-D with n_rows + 1 entries, got shape {tuple(self.indptr.shape)}."
-            )
-        if self.indices.dim() != 1 or self.values.dim() != 1 or self.indices.numel() != self.values.numel():
-            raise ValueError(
-                f"indices and values must be 1-D of equal length, got shapes {tuple(self.indices.shape)} "
-                f"and {tuple(self.values.shape)}."
-            )
-        if self.num_columns < 0:
-            raise ValueError(f"num_columns must be >= 0, got {self.num_columns}.")
-        self.indptr = self.indptr.to(torch.int64)
-        self.indices = self.indices.to(torch.int64)
-        self.values = self.values.to(torch.float32)
-
-    def __len__(self) -> int:
-        return self.indptr.numel() - 1
-
-    @property
-    def nnz(self) -> int:
-        """Number of stored weights (the summed support sizes)."""
-        return self.values.numel()
-
-    @property
-    def device(self) -> torch.device:
-        return self.values.device
-
-    def to(self, device: torch.device | str) -> SparseWeights:
-        """The same weights on ``device``."""
-        return SparseWeights(
-            self.indptr.to(device), self.indices.to(device), self.values.to(device), self.num_columns
-        )
-
-    def support_sizes(self) -> torch.Tensor:
-        """``|supp(w_i)|`` for every row, int64 ``[n_rows]``."""
-        return self.indptr[1:] - self.indptr[:-1]
-
-    def row(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(indices, values)`` of row ``i``, weight descending."""
-        if not 0 <= i < len(self):
-            raise IndexError(f"row index must be in [0, {len(self)}), got {i}.")
-        start, end = int(self.indptr[i]), int(self.indptr[i + 1])
-        return self.indices[start:end], self.values[start:end]
-
-    def _row_ids(self) -> torch.Tensor:
-        return torch.repeat_interleave(
-            torch.arange(len(self), device=self.indptr.device), self.support_sizes()
-        )
-
-    def to_dense(self) -> torch.Tensor:
-        """Dense float32 ``[n_rows, num_columns]`` matrix ``W``."""
-        dense = torch.zeros(len(self), self.num_columns, dtype=torch.float32, device=self.values.device)
-        dense[self._row_ids(), self.indices] = self.values
-        return dense
-
-    def to_torch_sparse(self) -> torch.Tensor:
-        """``W`` as a torch sparse CSR tensor ``[n_rows, num_columns]`` (column ids sorted within rows)."""
-        row_ids = self._row_ids()
-        order = torch.argsort(row_ids * max(self.num_columns, 1) + self.indices, stable=True)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-            return torch.sparse_csr_tensor(
-                self.indptr,
-                self.indices[order],
-                self.values[order],
-                size=(len(self), self.num_columns),
-                check_invariants=False,
-            )
-
-    @staticmethod
-    def concat(parts: Sequence[SparseWeights]) -> SparseWeights:
-        """Stack the rows of ``parts`` in order (all must have the same ``num_columns``)."""
-        if len(parts) == 0:
-            raise ValueError("concat needs at least one SparseWeights, got 0.")
-        num_columns = parts[0].num_columns
-        for part in parts:
-            if part.num_columns != num_columns:
-                raise ValueError(f"all parts must have num_columns={num_columns}, got {part.num_columns}.")
-        device = parts[0].device
-        offsets = [0]
-        for part in parts[:-1]:
-            offsets.append(offsets[-1] + part.nnz)
-        indptr = torch.cat(
-            [torch.zeros(1, dtype=torch.int64, device=device)]
-            + [part.indptr[1:].to(device) + offset for part, offset in zip(parts, offsets, strict=True)]
-        )
-        indices = torch.cat([part.indices.to(device) for part in parts])
-        values = torch.cat([part.values.to(device) for part in parts])
-        return SparseWeights(indptr, indices, values, num_columns)
-
-    @staticmethod
-    def from_rows(rows: Sequence[tuple[Sequence[int], Sequence[float]]], num_columns: int) -> SparseWeights:
-        """Build from ``(indices, weights)`` pairs, one per row (e.g. one-hot copies ``([j], [1.0])``).
-
-        Each row must be a distribution over ``[0, num_columns)``: distinct column ids, finite
-        weights ``>= 0`` that sum to 1 (within 1e-4). Zero weights are dropped; each row is sorted by
-        weight descending, ties by lower column id.
-        """
-        if num_columns < 0:
-            raise ValueError(f"num_columns must be >= 0, got {num_columns}.")
-        columns_per_row = [np.asarray(idx, dtype=np.int64).reshape(-1) for idx, _ in rows]
-        weights_per_row = [np.asarray(val, dtype=np.float64).reshape(-1) for _, val in rows]
-        for i, (idx, val) in enumerate(zip(columns_per_row, weights_per_row, strict=True)):
-            if idx.size != val.size:
-                raise ValueError(f"row {i} has {idx.size} indices but {val.size} weights.")
-        n_rows = len(columns_per_row)
-        lengths = np.array([idx.size for idx in columns_per_row], dtype=np.int64)
-        columns = np.concatenate(columns_per_row) if n_rows else np.zeros(0, dtype=np.int64)
-        weights = np.concatenate(weights_per_row) if n_rows else np.zeros(0, dtype=np.float64)
-        row_ids = np.repeat(np.arange(n_rows), lengths)
-
-        def first_row(bad: np.ndarray) -> int:
-            return int(row_ids[np.argmax(bad)])
-
-        out_of_range = (columns < 0) | (columns >= num_columns)
-        if out_of_range.any():
-            i = first_row(out_of_range)
-            raise ValueError(
-                f"row {i} has column ids outside [0, {num_columns}): {columns_per_row[i].tolist()}."
-            )
-        bad_weight = ~np.isfinite(weights) | (weights < 0)
-        if bad_weight.any():
-            i = first_row(bad_weight)
-            raise ValueError(f"row {i} has negative or non-finite weights: {weights_per_row[i].tolist()}.")
-        by_column = np.lexsort((columns, row_ids))
-        repeated = (np.diff(row_ids[by_column]) == 0) & (np.diff(columns[by_column]) == 0)
-        if repeated.any():
-            i = int(row_ids[by_column][np.argmax(repeated)])
-            raise ValueError(f"row {i} repeats a column id: {columns_per_row[i].tolist()}.")
-        totals = np.bincount(row_ids, weights=weights, minlength=n_rows)
-        wrong_sum = np.abs(totals - 1.0) > _ROW_SUM_TOLERANCE
-        if wrong_sum.any():
-            i = int(np.argmax(wrong_sum))
-            raise ValueError(f"row {i} weights must sum to 1, got {float(totals[i])}.")
-        values = weights.astype(np.float32)
-        keep = values > 0
-        columns, values, row_ids = columns[keep], values[keep], row_ids[keep]
-        order = np.lexsort((columns, -values, row_ids))
-        indptr = np.zeros(n_rows + 1, dtype=np.int64)
-        np.cumsum(np.bincount(row_ids, minlength=n_rows), out=indptr[1:])
-        return SparseWeights(
-            torch.from_numpy(indptr),
-            torch.from_numpy(np.ascontiguousarray(columns[order])),
-            torch.from_numpy(np.ascontiguousarray(values[order])),
-            num_columns,
-        )
-
-    @staticmethod
-    def empty(num_columns: int, device: torch.device | str | None = None) -> SparseWeights:
-        """Zero rows over ``num_columns`` source tokens."""
-        return SparseWeights(
-            torch.zeros(1, dtype=torch.int64, device=device),
-            torch.zeros(0, dtype=torch.int64, device=device),
-            torch.zeros(0, dtype=torch.float32, device=device),
-            num_columns,
-        )
 
 
 def _check_alpha(alpha: float) -> None:
@@ -433,18 +256,24 @@ def entmax_rows(scores: torch.Tensor, alpha: float, initial_k: int = 64, n_iter:
         bad = float(row_max[~torch.isfinite(row_max)][0])
         raise ValueError(f"scores must not contain NaN or +inf or all -inf rows, got a row maximum of {bad}.")
 
-    groups: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    groups: list[tuple[torch.Tensor, SparseWeights]] = []
+
+    def block(rows: torch.Tensor, packed: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, SparseWeights]:
+        counts, columns, values = packed
+        indptr = torch.cat([torch.zeros(1, dtype=torch.int64, device=device), torch.cumsum(counts, 0)])
+        return rows, SparseWeights(indptr, columns, values, width)
+
     if alpha == 1:
         columns = torch.arange(width, device=device).expand(m, width)
-        counts, cols, vals = _pack(columns, torch.softmax(scores, dim=-1), columns_sorted=True)
-        groups.append((torch.arange(m, device=device), counts, cols, vals))
+        packed = _pack(columns, torch.softmax(scores, dim=-1), columns_sorted=True)
+        groups.append(block(torch.arange(m, device=device), packed))
     else:
         pending = torch.arange(m, device=device)
         k = min(initial_k, width)
         while pending.numel():
             sub = scores if pending.numel() == m else scores.index_select(0, pending)
             if k >= width:
-                groups.append((pending, *_full_rows(sub, alpha, n_iter)))
+                groups.append(block(pending, _full_rows(sub, alpha, n_iter)))
                 break
             # k + 1 scores: the (k+1)-th tells when every score outside the top k has weight 0.
             top_scores, top_columns = sub.topk(k + 1, dim=-1)
@@ -470,27 +299,13 @@ def entmax_rows(scores: torch.Tensor, alpha: float, initial_k: int = 64, n_iter:
                     p = p[exact]
                     width_used = int(torch.count_nonzero(p, dim=-1).max())
                     columns = top_columns[rows_exact, :width_used]
-                    groups.append(
-                        (pending[rows_exact], *_pack(columns, p[:, :width_used], columns_sorted=False))
-                    )
+                    packed = _pack(columns, p[:, :width_used], columns_sorted=False)
+                    groups.append(block(pending[rows_exact], packed))
             del sub, top_scores, top_columns
             pending = pending[~done]
             k = min(k * _K_GROWTH, width)
 
-    counts = torch.zeros(m, dtype=torch.int64, device=device)
-    for rows, row_counts, _, _ in groups:
-        counts[rows] = row_counts
-    indptr = torch.cat([torch.zeros(1, dtype=torch.int64, device=device), torch.cumsum(counts, 0)])
-    nnz = int(indptr[-1])
-    indices = torch.empty(nnz, dtype=torch.int64, device=device)
-    values = torch.empty(nnz, dtype=torch.float32, device=device)
-    for rows, row_counts, cols, vals in groups:
-        group_starts = torch.cumsum(row_counts, 0) - row_counts
-        within = torch.arange(cols.numel(), device=device) - torch.repeat_interleave(group_starts, row_counts)
-        destination = torch.repeat_interleave(indptr[rows], row_counts) + within
-        indices[destination] = cols
-        values[destination] = vals
-    return SparseWeights(indptr, indices, values, width)
+    return SparseWeights.scatter(groups, m, width, device)
 
 
 def iter_entmax_weights(

@@ -120,11 +120,38 @@ def test_run_all_lists_every_script() -> None:
     assert done.returncode == 0, done.stderr
     for name in ("weights", "bridge", "init", "retrieval", "training"):
         assert name in done.stdout
+    # Every speed benchmark is in run_all; the quality benchmark is its own target (make quality).
     scripts = sorted(p.name for p in BENCHMARKS.glob("bench_*.py"))
     assert scripts == [
         "bench_bridge.py",
         "bench_init.py",
+        "bench_quality.py",
         "bench_retrieval.py",
         "bench_training.py",
         "bench_weights.py",
     ]
+
+
+def test_quality_benchmark_quick(tmp_path: Path) -> None:
+    """`make quality QUALITY_ARGS=--quick`, shorter still: every init, curves, baselines and a plot."""
+    from offline_assets.corpora import quality_dir
+
+    if not (quality_dir("ru") / "train.jsonl").is_file():
+        pytest.skip("the Russian training and test sets are not built: run `make data`")
+    plots = tmp_path / "plots"
+    args = ("--steps", "4", "--points", "2", "--plot-dir", str(plots))
+    figures = run_script("bench_quality.py", tmp_path, *args)
+    result = figures["languages"]["ru"]
+    assert set(result["curves"]) == {"sembridge", "sembridge-no-prompt", "mean", "random", "focus"}
+    for name, curve in result["curves"].items():
+        assert [point["step"] for point in curve] == [0, 2, 4], name
+        for point in curve:
+            assert 0.0 <= point["nDCG@10"] <= 1.0, (name, point)
+            finite(point, "R@100", "query_terms", "doc_terms", "flops")
+    assert set(result["baselines"]) == {"BM25", "dense"}
+    # BM25 and the dense bridge retrieve real documents on real Russian text.
+    assert result["baselines"]["BM25"]["nDCG@10"] > 0.05
+    assert result["baselines"]["dense"]["nDCG@10"] > 0.05
+    # Untrained SemBridge rows beat the mean baseline's identical rows at step 0.
+    assert result["curves"]["sembridge"][0]["nDCG@10"] > result["curves"]["mean"][0]["nDCG@10"]
+    assert (plots / "quality-ru.png").stat().st_size > 10_000

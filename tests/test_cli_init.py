@@ -171,3 +171,43 @@ def test_models_lists_registry(capsys):
     main(["models", "--role", "bridge"])
     out = capsys.readouterr().out
     assert "bge-m3" in out and "BAAI/bge-m3" in out and "splade-v3" not in out
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--alpha", "2"), ("--bridge", "nonsense")])
+def test_unused_option_refused_with_the_library_message(tmp_path, capsys, flag, value):
+    from sembridge.errors import SembridgeError
+    from sembridge.initialize import InitConfig
+
+    out = tmp_path / "model"
+    argv = ["init", "-s", "src", "-t", "tok", "--method", "random", flag, value, "-o", str(out)]
+    code, _, err = _run(argv, capsys)
+    assert code == 1
+    with pytest.raises(SembridgeError) as refused:
+        InitConfig(source="src", target_tokenizer="tok", method="random", **{flag[2:]: value})
+    assert _error_lines(err) == [f"Error: {refused.value}"]
+    assert f"Hint: {refused.value.hint}" in err
+    _assert_nothing_written(tmp_path, out)
+
+
+def test_help_lists_each_declared_option_with_the_methods_that_use_it(capsys, monkeypatch):
+    from sembridge.methods import options_by_key
+
+    monkeypatch.setenv("COLUMNS", "250")
+    main(["init", "--help"])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("│")]  # option rows
+    for option, owners in options_by_key().values():
+        (line,) = [line for line in lines if f" {option.flag} " in line]
+        assert f"{', '.join(owners)}: {option.help}" in line, line
+        if option.short:
+            assert f" {option.short} " in line
+
+
+def test_help_loads_no_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, typer; from sembridge.cli.app import app; typer.main.get_command(app); "
+        "sys.exit('torch' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

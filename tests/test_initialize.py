@@ -147,3 +147,48 @@ def test_alpha_below_one_refused(tiny_setup, alpha):
 
     with pytest.raises(SembridgeError, match="alpha must be >= 1"):
         _config(tiny_setup, alpha=alpha)
+
+
+def test_sembridge_options_given_as_keywords_are_method_options():
+    by_keyword = InitConfig(source="s", target_tokenizer="t", bridge="bge-m3", alpha=4)
+    by_mapping = InitConfig(source="s", target_tokenizer="t", method_options={"bridge": "bge-m3", "alpha": 4})
+    assert by_keyword == by_mapping
+    assert by_keyword.method_options == {"alpha": 4.0, "bridge": "bge-m3", "batch_size": 256}
+    assert not hasattr(by_keyword, "alpha")
+
+
+@pytest.mark.parametrize(
+    ("options", "flag"),
+    [
+        ({"alpha": 2}, "--alpha"),
+        ({"bridge": "nonsense"}, "--bridge"),
+        ({"cache_dir": "/tmp/c"}, "--cache-dir"),
+    ],
+)
+def test_sembridge_options_refused_for_another_method(options, flag):
+    from sembridge.errors import SembridgeError
+
+    for config in ({**options}, {"method_options": options}):
+        with pytest.raises(SembridgeError) as refused:
+            InitConfig(source="s", target_tokenizer="t", method="random", **config)
+        assert str(refused.value) == f"{flag} is used only by method 'sembridge', not by 'random'"
+        assert refused.value.hint == f"leave {flag} out, or use --method sembridge"
+
+
+def test_option_given_twice_or_unknown_refused():
+    from sembridge.errors import SembridgeError
+
+    with pytest.raises(SembridgeError, match="'alpha' is given twice"):
+        InitConfig(source="s", target_tokenizer="t", alpha=2, method_options={"alpha": 3})
+    with pytest.raises(SembridgeError, match="unknown method option 'alhpa'") as refused:
+        InitConfig(source="s", target_tokenizer="t", alhpa=2)
+    assert "alpha" in refused.value.hint
+    with pytest.raises(SembridgeError, match="chunk_size must be a positive integer, got 0"):
+        InitConfig(source="s", target_tokenizer="t", chunk_size=0)
+
+
+def test_report_settings_list_the_method_options(tiny_setup):
+    settings = initialize(_config(tiny_setup)).report["settings"]
+    assert settings["bridge"] == str(tiny_setup["bridge"]) and settings["bridge_prompt"] is None
+    assert settings["method_options"]["alpha"] == 2.0 and "bridge_prompt" not in settings["method_options"]
+    assert settings["cache_dir"] == str(tiny_setup["tmp"] / "cache")

@@ -6,8 +6,8 @@ import pytest
 import torch
 from entmax import entmax_bisect
 
+from sembridge.sparse_weights import SparseWeights
 from sembridge.weights import (
-    SparseWeights,
     combine,
     entmax_rows,
     entmax_weights,
@@ -291,66 +291,3 @@ def test_combine_checks_shapes() -> None:
         combine(weights, torch.zeros(59, 3))
     with pytest.raises(ValueError, match="1-D or 2-D"):
         combine(weights, torch.zeros(60, 3, 2))
-
-
-# --- SparseWeights ----------------------------------------------------------------------------------
-
-
-def test_from_rows_row_to_dense_round_trip() -> None:
-    rows = [([4, 1, 2], [0.25, 0.5, 0.25]), ([0], [1.0]), ([3, 5], [0.0, 1.0])]
-    weights = SparseWeights.from_rows(rows, num_columns=6)
-    assert len(weights) == 3 and weights.nnz == 5
-    assert weights.support_sizes().tolist() == [3, 1, 1]
-    columns, values = weights.row(0)
-    assert columns.tolist() == [1, 2, 4]  # weight descending, tie 0.25/0.25 by lower id
-    assert values.tolist() == [0.5, 0.25, 0.25]
-    assert weights.row(2)[0].tolist() == [5]  # the zero weight is dropped
-    dense = weights.to_dense()
-    expected = torch.zeros(3, 6)
-    expected[0, [4, 1, 2]] = torch.tensor([0.25, 0.5, 0.25])
-    expected[1, 0] = 1.0
-    expected[2, 5] = 1.0
-    assert torch.equal(dense, expected)
-    assert torch.equal(weights.to_torch_sparse().to_dense(), expected)
-    rebuilt = SparseWeights.from_rows(
-        [(weights.row(i)[0].tolist(), weights.row(i)[1].tolist()) for i in range(len(weights))], 6
-    )
-    assert torch.equal(rebuilt.to_dense(), dense)
-    with pytest.raises(IndexError):
-        weights.row(3)
-    empty = SparseWeights.from_rows([], num_columns=4)
-    assert len(empty) == 0 and empty.to_dense().shape == (0, 4)
-
-
-def test_concat_round_trip() -> None:
-    weights = _some_weights()
-    parts = [
-        SparseWeights.from_rows(
-            [(weights.row(i)[0].tolist(), weights.row(i)[1].tolist()) for i in range(a, b)], 60
-        )
-        for a, b in [(0, 4), (4, 4), (4, 15)]
-    ]
-    joined = SparseWeights.concat(parts)
-    assert torch.equal(joined.indptr, weights.indptr)
-    assert torch.equal(joined.indices, weights.indices)
-    assert torch.equal(joined.values, weights.values)
-    assert torch.equal(joined.to_dense(), torch.cat([part.to_dense() for part in parts]))
-    with pytest.raises(ValueError, match="num_columns=60"):
-        SparseWeights.concat([weights, SparseWeights.from_rows([([0], [1.0])], 5)])
-    with pytest.raises(ValueError, match="at least one"):
-        SparseWeights.concat([])
-
-
-@pytest.mark.parametrize(
-    ("rows", "message"),
-    [
-        ([([0, 7], [0.5, 0.5])], "outside"),
-        ([([1, 1], [0.5, 0.5])], "repeats"),
-        ([([0, 1], [1.5, -0.5])], "negative"),
-        ([([0, 1], [0.5, 0.4])], "sum to 1"),
-        ([([0, 1], [1.0])], "indices but"),
-    ],
-)
-def test_from_rows_rejects_bad_rows(rows: list, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        SparseWeights.from_rows(rows, num_columns=5)

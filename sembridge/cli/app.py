@@ -26,8 +26,9 @@ def _register() -> None:
     from sembridge.cli import init as init_cmd
     from sembridge.cli import inspect as inspect_cmd
     from sembridge.cli import models as models_cmd
+    from sembridge.cli import pairs as pairs_cmd
 
-    for module in (init_cmd, inspect_cmd, finetune_cmd, evaluate_cmd, export_cmd, models_cmd):
+    for module in (init_cmd, inspect_cmd, finetune_cmd, evaluate_cmd, export_cmd, models_cmd, pairs_cmd):
         module.register(app)
 
 

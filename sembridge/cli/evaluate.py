@@ -10,11 +10,33 @@ import typer
 from sembridge.cli.options import BatchSize, EncodeDevices, JsonOutput, MaxLength, Processes
 
 Models = Annotated[
-    list[str],
+    list[str] | None,
     typer.Option(
         "--model",
         "-m",
         help="A SPLADE model folder or hub id; repeat to compare models (source, inits, checkpoints).",
+    ),
+]
+BM25 = Annotated[
+    bool,
+    typer.Option(
+        "--bm25",
+        help="Add a BM25 row (bm25s, k1=1.5, b=0.75) over the word pieces of the first --model's "
+        "tokenizer or of --bm25-tokenizer; its q/d terms count distinct word pieces.",
+    ),
+]
+BM25Tokenizer = Annotated[
+    str | None,
+    typer.Option(
+        "--bm25-tokenizer", help="Tokenizer folder, hub id or short name that cuts texts for --bm25."
+    ),
+]
+Dense = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--dense",
+        help="Add a dense retrieval row: any sentence-transformers model, with its own query/passage "
+        "prompts and exact cosine search; repeatable. Its sparsity columns show '-'.",
     ),
 ]
 Names = Annotated[
@@ -26,7 +48,7 @@ Data = Annotated[
     typer.Option(
         "--data",
         "-d",
-        help="BEIR folder, MIRACL folder, WebFAQ folder, a JSONL of query/positive pairs, or a hub id.",
+        help="BEIR, MIRACL or WebFAQ folder, a file of query/positive pairs (as for finetune), or a hub id.",
     ),
 ]
 Split = Annotated[str, typer.Option("--split", help="Qrels split to evaluate (BEIR/MIRACL/WebFAQ/hub).")]
@@ -61,7 +83,9 @@ ReportFile = Annotated[
 RunFiles = Annotated[
     list[Path] | None,
     typer.Option(
-        "--run-file", help="TREC run file, one per --model in the same order; pruned settings go to siblings."
+        "--run-file",
+        help="TREC run file, one per --model, then one for --bm25 and one per --dense, in that order; "
+        "pruned settings go to siblings.",
     ),
 ]
 PerQuery = Annotated[
@@ -79,8 +103,8 @@ DropUnknown = Annotated[
 
 
 def evaluate(
-    model: Models,
     data: Data,
+    model: Models = None,
     name: Names = None,
     split: Split = "test",
     data_format: DataFormat = "auto",
@@ -97,6 +121,9 @@ def evaluate(
     per_query: PerQuery = False,
     drop_unknown_qrels: DropUnknown = False,
     overwrite: Overwrite = False,
+    bm25: BM25 = False,
+    bm25_tokenizer: BM25Tokenizer = None,
+    dense: Dense = None,
     json_output: JsonOutput = False,
 ) -> None:
     """Evaluate sparse encoders: nDCG@10, R@100, RR@10, active terms and FLOPs, side by side.
@@ -105,11 +132,17 @@ def evaluate(
     --prune-top-k) applies to documents after encoding, as in MILCO; every listed value is one
     more row of the table, beside the unpruned one.
 
+    Baselines share the table, metrics, run files and report: --bm25 (BM25 on word pieces) and
+    --dense MODEL (a dense sentence-transformers model); pruning does not apply to them. With
+    baselines only, --model may be left out.
+
     [b]Examples[/]:
 
       sembridge evaluate -m naver/splade-v3 -m out/ru-sembridge --data data/miracl-ru --split dev
 
       sembridge evaluate -m out/ru-sembridge --data pairs.jsonl --prune-mass 0.8,0.9,0.95 -o report.json
+
+      sembridge evaluate -m out/ru-sembridge --data data/miracl-ru --bm25 --dense multilingual-e5-small
     """
     from sembridge.errors import SembridgeError
     from sembridge.evaluation.metrics import DEFAULT_METRICS, parse_metrics
@@ -124,6 +157,7 @@ def evaluate(
     )
     from sembridge.log import console, logger
 
+    model = model or []
     if name and len(name) != len(model):
         raise SembridgeError(
             f"{len(name)} --name value(s) for {len(model)} --model value(s)",
@@ -160,6 +194,9 @@ def evaluate(
         overwrite=overwrite,
         show_progress=not json_output,
         drop_unknown=drop_unknown_qrels,
+        bm25=bm25,
+        bm25_tokenizer=bm25_tokenizer,
+        dense=dense or [],
     )
     if output is not None:
         if sweep:

@@ -23,7 +23,7 @@ Corpus = Annotated[
     typer.Option(
         "--corpus",
         "-c",
-        help="corpus.jsonl (_id/docid + title/text), a JSONL of query/positive pairs, or a data folder.",
+        help="corpus.jsonl (_id/docid + title/text), a file of query/positive pairs, or a data folder.",
     ),
 ]
 Format = Annotated[str, typer.Option("--format", help="Output format: anserini (JsonVectorCollection).")]
@@ -31,7 +31,7 @@ Scale = Annotated[float, typer.Option("--scale", help="Impacts are round(weight 
 Queries = Annotated[
     Path | None,
     typer.Option(
-        "--queries", help="Also write these queries (queries.jsonl or qid<TAB>text) as queries.tsv."
+        "--queries", help="Also write these queries (queries.jsonl, qid<TAB>text or pairs) as queries.tsv."
     ),
 ]
 PruneMass = Annotated[
@@ -77,8 +77,8 @@ def export(
     """
     from rich.table import Table
 
+    from sembridge.data import load_corpus, load_queries
     from sembridge.errors import SembridgeError
-    from sembridge.evaluation.data import load_corpus, load_queries
     from sembridge.evaluation.export import EXPORT_FORMATS, export_anserini
     from sembridge.evaluation.pruning import Pruning
     from sembridge.io import check_output_dir

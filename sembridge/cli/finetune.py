@@ -280,8 +280,9 @@ def finetune(
 
     [b]Several GPUs[/]: torchrun --nproc_per_node 4 -m sembridge finetune -m ru -d pairs.jsonl -o ft --bf16
     """
+    from sembridge.data import DataOptions
     from sembridge.errors import SembridgeError
-    from sembridge.training import DataOptions, FinetuneConfig
+    from sembridge.training import FinetuneConfig
     from sembridge.training import finetune as run_finetune
 
     if bf16 and fp16:

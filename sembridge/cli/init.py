@@ -1,26 +1,42 @@
-"""``sembridge init``: build a target-language sparse encoder from an English one."""
+"""``sembridge init``: build a target-language sparse encoder from an English one.
+
+The options every method shares are declared here. Each method option (``--alpha``, ``--bridge``,
+``--top-k``, ...) is a flag made, help included, from its declaration in
+:mod:`sembridge.methods.catalogue`: the command's signature is extended with one
+``Annotated[type, typer.Option(...)]`` parameter per declared option (Typer's public API only).
+"""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from sembridge.cli.options import BatchSize, CacheDir, Device, OutputDir, Overwrite, Seed
+from sembridge.cli.options import Device, OutputDir, Overwrite, Seed
+from sembridge.methods import DEFAULT_METHOD, METHODS, MethodOption, options_by_key
 
 BASELINES = "Baseline methods (see --method)"
-METHOD_HELP = (
-    "How the rows of new tokens are built. "
-    "sembridge: Entmax over bridge similarities (--alpha, --bridge); "
-    "random: N(0, initializer_range), zero bias (optional --init-std); "
-    "mean: the mean source row and bias; "
-    "gaussian: per-dimension mean and std of the source rows; "
-    "mv-gaussian: mean and full covariance of the source rows; "
-    "focus: needs --target-text; "
-    "ofa: needs --word-vectors; "
-    "wechsel: needs --source-word-vectors, --target-word-vectors, --dictionary."
+METHOD_HELP = "How the rows of new tokens are built. " + "; ".join(
+    f"{spec.name}: {spec.summary}" for spec in METHODS.values()
 )
+EXAMPLES = [
+    "sembridge init -s naver/splade-v3 -t ./my-tokenizer --bridge multilingual-minilm --fuzzy -o out",
+    *(spec.example for spec in METHODS.values()),
+]
+HELP = """Initialise a target-language sparse encoder with SemBridge (or a baseline) and write it to --output.
+
+The folder loads in transformers (AutoModelForMaskedLM, AutoTokenizer) and in
+sentence-transformers' SparseEncoder; sembridge_init.json records how each token was built.
+Every --method shares the loading, overlap copying, MLM-head remapping and output format:
+only the rows of new tokens differ. A method's options are refused for the other methods.
+
+[b]Examples[/], one per method
+
+""" + "\n\n".join(f"  {example}" for example in EXAMPLES)
+
+_TYPES: dict[str, type] = {"file": Path, "folder": Path, "str": str, "float": float, "int": int}
 
 
 def init(
@@ -34,29 +50,7 @@ def init(
         ),
     ],
     output: OutputDir,
-    method: Annotated[str, typer.Option("--method", help=METHOD_HELP)] = "sembridge",
-    alpha: Annotated[
-        float | None,
-        typer.Option(
-            "--alpha",
-            help="sembridge: Entmax alpha (>= 1): 1 softmax, 2 sparsemax, 4 the paper's. \\[default: 4]",
-        ),
-    ] = None,
-    bridge: Annotated[
-        str | None,
-        typer.Option(
-            "--bridge",
-            "-b",
-            help="sembridge: multilingual dense bridge (sentence-transformers model). \\[default: bge-m3]",
-        ),
-    ] = None,
-    bridge_prompt: Annotated[
-        str | None,
-        typer.Option(
-            "--bridge-prompt",
-            help="sembridge: text put before each token when embedding (e5 registry default: 'query: ').",
-        ),
-    ] = None,
+    method: Annotated[str, typer.Option("--method", help=METHOD_HELP)] = DEFAULT_METHOD,
     exact: Annotated[
         bool, typer.Option("--exact/--no-exact", help="Copy rows of tokens whose canonical form matches.")
     ] = True,
@@ -69,240 +63,68 @@ def init(
     fuzzy: Annotated[
         bool, typer.Option("--fuzzy/--no-fuzzy", help="Also match ignoring case and the word-start mark.")
     ] = False,
-    init_std: Annotated[
-        float | None,
-        typer.Option(
-            "--init-std",
-            help="random: std of the new rows. \\[default: the source config's initializer_range]",
-            rich_help_panel=BASELINES,
-        ),
-    ] = None,
-    target_text: Annotated[
-        Path | None,
-        typer.Option(
-            "--target-text",
-            metavar="FILE",
-            help="focus: target-language text, one passage per line, for the auxiliary fastText vectors.",
-            rich_help_panel=BASELINES,
-        ),
-    ] = None,
-    fasttext_dim: Annotated[
-        int | None,
-        typer.Option(
-            "--fasttext-dim", help="focus: fastText dimension. \\[default: 100]", rich_help_panel=BASELINES
-        ),
-    ] = None,
-    fasttext_epochs: Annotated[
-        int | None,
-        typer.Option(
-            "--fasttext-epochs", help="focus: fastText epochs. \\[default: 3]", rich_help_panel=BASELINES
-        ),
-    ] = None,
-    fasttext_min_count: Annotated[
-        int | None,
-        typer.Option(
-            "--fasttext-min-count",
-            help="focus: occurrences a token needs to get a fastText vector. \\[default: 10]",
-            rich_help_panel=BASELINES,
-        ),
-    ] = None,
-    word_vectors: Annotated[
-        Path | None,
-        typer.Option(
-            "--word-vectors",
-            metavar="FILE",
-            help="ofa: multilingual word vectors covering both languages (word2vec text or binary).",
-            rich_help_panel=BASELINES,
-        ),
-    ] = None,
-    source_word_vectors: Annotated[
-        Path | None,
-        typer.Option(
-            "--source-word-vectors",
-            metavar="FILE",
-            help="wechsel: source-language word vectors (word2vec text or binary).",
-            rich_help_panel=BASELINES,
-        ),
-    ] = None,
-    target_word_vectors: Annotated[
-        Path | None,
-        typer.Option(
-            "--target-word-vectors",
-            metavar="FILE",
-            help="wechsel: target-language word vectors of the same dimension.",
-            rich_help_panel=BASELINES,
-        ),
-    ] = None,
-    dictionary: Annotated[
-        Path | None,
-        typer.Option(
-            "--dictionary",
-            metavar="FILE",
-            help="wechsel: bilingual dictionary, 'source word<TAB>target word' per line.",
-            rich_help_panel=BASELINES,
-        ),
-    ] = None,
-    temperature: Annotated[
-        float | None,
-        typer.Option(
-            "--temperature",
-            help="ofa, wechsel: softmax temperature. \\[default: 0.1]",
-            rich_help_panel=BASELINES,
-        ),
-    ] = None,
-    top_k: Annotated[
-        int | None,
-        typer.Option(
-            "--top-k",
-            help="ofa, wechsel: nearest source tokens combined. \\[default: 10]",
-            rich_help_panel=BASELINES,
-        ),
-    ] = None,
-    max_word_vectors: Annotated[
-        int | None,
-        typer.Option(
-            "--max-word-vectors",
-            help="ofa, wechsel: read only the first (most frequent) N words of each vector file.",
-            rich_help_panel=BASELINES,
-        ),
-    ] = None,
     device: Device = "auto",
-    batch_size: BatchSize = 256,
     chunk_size: Annotated[
         int, typer.Option("--chunk-size", min=1, help="New tokens per similarity chunk (bounds memory).")
     ] = 1024,
-    cache_dir: CacheDir = None,
     seed: Seed = 42,
     overwrite: Overwrite = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    **method_options: Any,
 ) -> None:
-    """Initialise a target-language sparse encoder with SemBridge (or a baseline) and write it to --output.
-
-    The folder loads in transformers (AutoModelForMaskedLM, AutoTokenizer) and in
-    sentence-transformers' SparseEncoder; sembridge_init.json records how each token was built.
-    Every --method shares the loading, overlap copying, MLM-head remapping and output format:
-    only the rows of new tokens differ.
-
-    [b]Examples[/], one per method
-
-      sembridge init --source splade-v3 --target-tokenizer ARBERT --alpha 4 -o ar-splade
-
-      sembridge init -s naver/splade-v3 -t ./my-tokenizer --bridge multilingual-minilm --fuzzy -o out
-
-      sembridge init -s splade-v3 -t ARBERT --method random -o ar-random
-
-      sembridge init -s splade-v3 -t ARBERT --method mean -o ar-mean
-
-      sembridge init -s splade-v3 -t ARBERT --method gaussian -o ar-gaussian
-
-      sembridge init -s splade-v3 -t ARBERT --method mv-gaussian -o ar-mvg
-
-      sembridge init -s splade-v3 -t ARBERT --method focus --target-text ar.txt -o ar-focus
-
-      sembridge init -s splade-v3 -t ARBERT --method ofa --word-vectors multilingual.vec -o ar-ofa
-
-      sembridge init -s splade-v3 -t ARBERT --method wechsel --source-word-vectors en.vec
-      --target-word-vectors ar.vec --dictionary en-ar.tsv -o ar-wechsel
-    """
-    from sembridge.errors import SembridgeError
+    """Run ``sembridge init``; ``method_options`` holds one value (or None) per declared method option."""
+    from sembridge.cli.init_summary import print_summary
     from sembridge.initialize import InitConfig, initialize
     from sembridge.io import check_output_dir
 
     check_output_dir(output, overwrite)
-    if method != "sembridge":
-        for flag, value in (("--alpha", alpha), ("--bridge", bridge), ("--bridge-prompt", bridge_prompt)):
-            if value is not None:
-                raise SembridgeError(
-                    f"{flag} is used only by method 'sembridge', not by '{method}'",
-                    hint=f"leave {flag} out, or use --method sembridge",
-                )
-    method_options = {
-        "init_std": init_std,
-        "target_text": target_text,
-        "fasttext_dim": fasttext_dim,
-        "fasttext_epochs": fasttext_epochs,
-        "fasttext_min_count": fasttext_min_count,
-        "word_vectors": word_vectors,
-        "source_word_vectors": source_word_vectors,
-        "target_word_vectors": target_word_vectors,
-        "dictionary": dictionary,
-        "temperature": temperature,
-        "top_k": top_k,
-        "max_word_vectors": max_word_vectors,
-    }
     config = InitConfig(
         source=source,
         target_tokenizer=target_tokenizer,
         method=method,
-        alpha=4.0 if alpha is None else alpha,
-        bridge="bge-m3" if bridge is None else bridge,
-        bridge_prompt=bridge_prompt,
         device=device,
-        batch_size=batch_size,
-        cache_dir=str(cache_dir) if cache_dir else None,
         exact=exact,
         symbols=symbols,
         fuzzy=fuzzy,
         seed=seed,
         chunk_size=chunk_size,
         show_progress=not quiet,
-        method_options={
-            k: str(v) if isinstance(v, Path) else v for k, v in method_options.items() if v is not None
-        },
+        method_options=method_options,
     )
     result = initialize(config, output_dir=output, overwrite=overwrite)
     print_summary(result.report, output)
 
 
-# Method details worth a line in the summary table, when the method reports them.
-SUMMARY_INFO = (
-    "std",
-    "statistics_rows",
-    "weighted_rows",
-    "random_fallback_rows",
-    "dictionary_pairs_with_vectors",
-    "pair_cosine_before_alignment",
-    "pair_cosine_after_alignment",
-)
+def option_parameter(option: MethodOption, owners: list[str]) -> inspect.Parameter:
+    """The command parameter of one declared method option: ``--flag``, help naming its methods."""
+    default = option.default
+    shown = f"{default:g}" if isinstance(default, float) else default
+    text = f"{', '.join(owners)}: {option.help}." + (f" [default: {shown}]" if default is not None else "")
+    flag = typer.Option(
+        *(option.flag, option.short) if option.short else (option.flag,),
+        help=text.replace("[", "\\["),
+        metavar=option.metavar if option.kind in ("file", "folder") else None,
+        rich_help_panel=None if DEFAULT_METHOD in owners else BASELINES,
+    )
+    annotation = Annotated[_TYPES[option.kind] | None, flag]  # type: ignore[valid-type]
+    return inspect.Parameter(option.key, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
 
 
-def print_summary(report: dict, output: Path) -> None:
-    from rich.markup import escape
-    from rich.table import Table
+def with_method_flags(signature: inspect.Signature) -> inspect.Signature:
+    """``signature`` with one flag per declared method option after ``--method``, instead of ``**``."""
+    shared = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for p in signature.parameters.values()
+        if p.kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+    flags = [option_parameter(option, owners) for option, owners in options_by_key().values()]
+    at = [p.name for p in shared].index("method") + 1
+    return signature.replace(parameters=[*shared[:at], *flags, *shared[at:]])
 
-    from sembridge.log import console
 
-    summary = report["summary"]
-    table = Table(title=f"sembridge init -> {output}", show_header=False)
-    table.add_column("what", style="bold")
-    table.add_column("value")
-    table.add_row("method", summary["method"])
-    table.add_row("source vocabulary", f"{summary['source_vocab_size']:,}")
-    table.add_row("target vocabulary", f"{summary['target_vocab_size']:,}")
-    kinds = ", ".join(f"{k} {v:,}" for k, v in sorted(summary["copied_by_kind"].items()))
-    table.add_row("copied (overlap)", f"{summary['copied']:,}" + (f"  ({kinds})" if kinds else ""))
-    table.add_row("new tokens", f"{summary['new']:,}")
-    if summary["support_size"]:
-        s = summary["support_size"]
-        table.add_row("support size", f"mean {s['mean']:.1f}, median {s['median']:.0f}, max {s['max']}")
-    table.add_row("decoder", summary["decoder"])
-    table.add_row("decoder bias", escape(summary["bias"]))
-    info = summary.get("method_info") or {}
-    for key in SUMMARY_INFO:
-        if key in info:
-            value = info[key]
-            text = (
-                f"{value:,}"
-                if isinstance(value, int)
-                else f"{value:g}"
-                if isinstance(value, float)
-                else str(value)
-            )
-            table.add_row(key.replace("_", " "), escape(text))
-    for name, seconds in summary["timings"].items():
-        table.add_row(f"time: {name}", f"{seconds:.2f} s")
-    console.print(table)
+# Typer reads the command's parameters from its signature: the declared method options are added.
+init.__signature__ = with_method_flags(inspect.signature(init, eval_str=True))  # type: ignore[attr-defined]
 
 
 def register(app: typer.Typer) -> None:
-    app.command("init", no_args_is_help=True)(init)
+    app.command("init", no_args_is_help=True, help=HELP)(init)

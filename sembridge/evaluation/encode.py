@@ -8,8 +8,6 @@ processes go through sentence-transformers' multi-process pool.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,54 +16,12 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 
-from sembridge.errors import ModelLoadError, SembridgeError
+from sembridge.errors import SembridgeError
+from sembridge.loading import load_sparse_encoder
 from sembridge.log import logger, progress
+from sembridge.sparsity import to_csr
 
 TextKind = Literal["query", "document"]
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-_MODEL_FILES = ("config.json", "modules.json")
-
-
-def check_model_source(model: str | Path) -> str:
-    """Refuse a model argument that is neither a loadable folder nor a hub id (before heavy work)."""
-    text = str(model)
-    path = Path(text).expanduser()
-    if path.exists():
-        if not path.is_dir():
-            raise ModelLoadError(
-                f"model '{text}' is a file, not a model folder", hint="pass the folder that holds config.json"
-            )
-        if not any((path / name).is_file() for name in _MODEL_FILES):
-            raise ModelLoadError(
-                f"model folder '{text}' has no config.json or modules.json",
-                hint="pass a folder written by `sembridge init`/`save_pretrained`, or a SPLADE model",
-            )
-        for name in _MODEL_FILES:
-            if (path / name).is_file():
-                try:
-                    json.loads((path / name).read_text(encoding="utf-8"))
-                except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-                    raise ModelLoadError(
-                        f"{name} of model folder '{text}' cannot be read: {err}",
-                        hint="the folder is damaged: write it again, or pass another --model",
-                    ) from err
-        if not (path / "modules.json").is_file() and not _has_weights(path):
-            raise ModelLoadError(
-                f"model folder '{text}' has a config.json but no weights (*.safetensors or *.bin)",
-                hint="the folder is incomplete: write it again, or pass another --model",
-            )
-        return str(path)
-    if not _HUB_ID.match(text) or text.startswith((".", "/", "~")):
-        raise ModelLoadError(f"model folder '{text}' does not exist", hint="check the path given to --model")
-    return text
-
-
-def _has_weights(path: Path) -> bool:
-    return (
-        any(path.glob("*.safetensors"))
-        or any(path.glob("*.bin"))
-        or any(path.glob("*.safetensors.index.json"))
-    )
 
 
 def resolve_devices(device: str = "auto", processes: int = 1) -> list[str]:
@@ -92,33 +48,14 @@ def resolve_devices(device: str = "auto", processes: int = 1) -> list[str]:
 def load_encoder(
     model: Any, device: str = "auto", max_length: int | None = None, trust_remote_code: bool = False
 ) -> Any:
-    """Load a SparseEncoder from a folder or hub id (an already loaded one is used as it is).
+    """A SparseEncoder loaded by :func:`sembridge.loading.load_sparse_encoder` on the first of ``device``.
 
     ``max_length`` caps the tokens per text (longer texts are truncated).
     """
-    from sentence_transformers import SparseEncoder
-
     if max_length is not None and max_length < 1:
         raise SembridgeError(f"max_length must be a positive integer, got {max_length}.")
-    if isinstance(model, SparseEncoder):
-        encoder = model
-    else:
-        name = check_model_source(model)
-        target = resolve_devices(device)[0]
-        try:
-            encoder = SparseEncoder(name, device=target, trust_remote_code=trust_remote_code)
-        except Exception as err:
-            if not Path(name).exists():
-                raise ModelLoadError(
-                    f"model '{name}' is not a local folder, and loading it from the hub failed: "
-                    f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
-                    hint="check the path given to --model; hub ids need network access",
-                ) from err
-            raise ModelLoadError(
-                f"could not load '{name}' as a sparse encoder: {type(err).__name__}: {err}",
-                hint="pass a SPLADE model folder (an *ForMaskedLM checkpoint with its tokenizer); "
-                "hub ids need network access",
-            ) from err
+    target = resolve_devices(device)[0] if isinstance(model, (str, Path)) else "cpu"
+    encoder = load_sparse_encoder(model, target, trust_remote_code=trust_remote_code)
     if max_length is not None:
         encoder.max_seq_length = max_length
     return encoder
@@ -202,22 +139,3 @@ def encode_texts(
         )
     )
     return sp.vstack(parts, format="csr") if len(parts) > 1 else parts[0]
-
-
-def to_csr(embeddings: Any) -> sp.csr_matrix:
-    """A 2-D torch tensor (sparse COO or dense) as a float32 CSR matrix without explicit zeros."""
-    import torch
-
-    if embeddings.dim() == 1:
-        embeddings = embeddings.unsqueeze(0)
-    shape = tuple(embeddings.shape)
-    if embeddings.is_sparse:
-        embeddings = embeddings.coalesce()
-        rows, cols = embeddings.indices().cpu().numpy()
-        values = embeddings.values().detach().to(torch.float32).cpu().numpy()
-        matrix = sp.csr_matrix((values, (rows, cols)), shape=shape, dtype=np.float32)
-    else:
-        matrix = sp.csr_matrix(embeddings.detach().to(torch.float32).cpu().numpy())
-    matrix.eliminate_zeros()
-    matrix.sort_indices()
-    return matrix

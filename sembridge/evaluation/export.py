@@ -29,7 +29,6 @@ import scipy.sparse as sp
 
 from sembridge.errors import SembridgeError
 from sembridge.evaluation.encode import (
-    check_model_source,
     encoding_pool,
     iter_encoded,
     load_encoder,
@@ -38,6 +37,7 @@ from sembridge.evaluation.encode import (
 )
 from sembridge.evaluation.pruning import Pruning
 from sembridge.io import atomic_output_dir, check_output_dir, write_json
+from sembridge.loading import check_model_source
 from sembridge.log import logger
 
 EXPORT_FORMATS = ("anserini",)

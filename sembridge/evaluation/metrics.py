@@ -1,4 +1,4 @@
-"""Retrieval metrics through ir-measures, and sparsity figures of sparse vectors.
+"""Retrieval metrics through ir-measures.
 
 Retrieval metrics are computed per query by ir-measures (trec_eval's definitions: nDCG uses
 linear gains ``rel / log2(rank + 1)``; RR@k is the reciprocal rank of the first relevant
@@ -6,22 +6,13 @@ document in the top k; R@k is the fraction of the relevant documents found in th
 averaged over **every query with at least one relevant judgement**: a query that retrieves
 nothing counts as 0, unlike trec_eval's default mean over the queries present in the run.
 
-Sparsity:
-
-- active terms: the mean number of non-zero weights per query and per document;
-- FLOPs: the expected number of multiply-adds to score one query against one document with an
-  inverted index (Paria et al. 2020, used by SPLADE),
-  ``FLOPs = sum_j p_j(q) * p_j(d)``, where ``p_j(q)`` (``p_j(d)``) is the fraction of queries
-  (documents) whose vector has a non-zero weight on vocabulary term ``j``.
+Sparsity figures (active terms, FLOPs) are :mod:`sembridge.sparsity`'s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-
-import numpy as np
-import scipy.sparse as sp
 
 from sembridge.errors import SembridgeError
 
@@ -85,38 +76,3 @@ def compute_metrics(
             name: {q: by_query.get(q, 0.0) for q in evaluated} for name, by_query in values.items()
         }
     return result
-
-
-def term_presence(matrix: sp.spmatrix) -> np.ndarray:
-    """``p_j``: the fraction of rows with a non-zero weight on each column ``j``."""
-    matrix = sp.csr_matrix(matrix)
-    if matrix.shape[0] == 0:
-        return np.zeros(matrix.shape[1], dtype=np.float64)
-    nonzero_cols = matrix.indices[matrix.data != 0]
-    return np.bincount(nonzero_cols, minlength=matrix.shape[1]).astype(np.float64) / matrix.shape[0]
-
-
-def flops(queries: sp.spmatrix, documents: sp.spmatrix) -> float:
-    """``sum_j p_j(q) * p_j(d)``: expected multiply-adds per query-document pair."""
-    if queries.shape[1] != documents.shape[1]:
-        raise SembridgeError(
-            f"queries have {queries.shape[1]:,} dimensions but documents have {documents.shape[1]:,}"
-        )
-    return float(term_presence(queries) @ term_presence(documents))
-
-
-def mean_active_terms(matrix: sp.spmatrix) -> float:
-    """Mean number of non-zero weights per row."""
-    matrix = sp.csr_matrix(matrix)
-    if matrix.shape[0] == 0:
-        return 0.0
-    return float(np.count_nonzero(matrix.data) / matrix.shape[0])
-
-
-def sparsity_stats(queries: sp.spmatrix, documents: sp.spmatrix) -> dict[str, float]:
-    """Active terms of queries and documents and the FLOPs figure."""
-    return {
-        "query_terms": mean_active_terms(queries),
-        "doc_terms": mean_active_terms(documents),
-        "flops": flops(queries, documents),
-    }

@@ -10,6 +10,11 @@ For every model, in numbered steps:
 
 Everything is checked (data, metric names, pruning values, model folders, run-file paths) before
 the first model is loaded, and run files are written only once every model has been evaluated.
+
+Baselines come after the sparse models, one row each, with the same metrics, run files and
+report entries: BM25 over the word pieces of a tokenizer (:mod:`sembridge.evaluation.bm25`) and
+dense sentence-transformers models (:mod:`sembridge.evaluation.dense`). Pruning does not apply
+to them; BM25's sparsity figures count distinct word pieces, a dense model has none (``None``).
 """
 
 from __future__ import annotations
@@ -17,25 +22,35 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from sembridge import __version__
+from sembridge.data import (
+    RetrievalDataset,
+    load_retrieval_data,
+    run_file_for_setting,
+    validate_dataset,
+    write_trec_run,
+)
 from sembridge.errors import SembridgeError
-from sembridge.evaluation.data import RetrievalDataset, load_retrieval_data, validate_dataset
+from sembridge.evaluation.bm25 import BM25Index, BM25Params, tokenize
+from sembridge.evaluation.dense import cosine_search, dense_prompts, encode_dense
 from sembridge.evaluation.encode import (
-    check_model_source,
     encode_texts,
     encoding_pool,
     load_encoder,
     resolve_devices,
 )
-from sembridge.evaluation.metrics import DEFAULT_METRICS, compute_metrics, parse_metrics, sparsity_stats
+from sembridge.evaluation.metrics import DEFAULT_METRICS, compute_metrics, parse_metrics
 from sembridge.evaluation.pruning import Pruning, pruning_sweep
-from sembridge.evaluation.report import check_output_file, run_file_for_setting, write_trec_run
-from sembridge.evaluation.retrieval import InvertedIndex
+from sembridge.evaluation.report import check_output_file
+from sembridge.evaluation.retrieval import InvertedIndex, SearchResult
+from sembridge.loading import check_model_source, load_bridge, load_failure, load_tokenizer, locate
 from sembridge.log import logger
+from sembridge.sparsity import sparsity_stats
 
 
 def evaluate(
@@ -57,6 +72,10 @@ def evaluate(
     per_query: bool = False,
     run_files: Sequence[str | Path] | None = None,
     overwrite: bool = False,
+    bm25: bool = False,
+    bm25_tokenizer: Any = None,
+    bm25_params: BM25Params | None = None,
+    dense: Sequence[Any] = (),
     show_progress: bool = True,
 ) -> dict[str, Any]:
     """Evaluate sparse encoders on a retrieval set; returns the report as a plain dict.
@@ -74,15 +93,21 @@ def evaluate(
         prune_mass, prune_top_k: document pruning settings to sweep (no pruning is always included).
         per_query: also store every query's metric values.
         run_files: one TREC run path per model (pruned settings go to siblings, see
-            :func:`~sembridge.evaluation.report.run_file_for_setting`).
+            :func:`~sembridge.data.trec.run_file_for_setting`).
         overwrite: replace existing run files.
+        bm25: add a BM25 row, over the word pieces of ``bm25_tokenizer`` (a name, a folder or a
+            loaded tokenizer; default: the first model's tokenizer), with ``bm25_params``.
+        dense: dense sentence-transformers models (names, folders or loaded models), one row each,
+            encoded with their own query/document prompts. Run files: one per model, then one
+            for BM25, then one per dense model.
 
-    The report holds ``dataset`` (counts), ``config``, and per model its ``results``: one entry
-    per pruning setting with ``metrics``, ``query_terms``, ``doc_terms`` and ``flops``.
+    The report holds ``dataset`` (counts), ``config``, and per model its ``kind`` (``sparse``,
+    ``bm25`` or ``dense``) and ``results``: one entry per pruning setting with ``metrics``,
+    ``query_terms``, ``doc_terms`` and ``flops`` (``None`` for a dense model).
     """
     # 0. Check everything that can be checked before any model is loaded.
-    if not models:
-        raise SembridgeError("no model to evaluate", hint="pass at least one --model")
+    if not models and not bm25 and not dense:
+        raise SembridgeError("no model to evaluate", hint="pass at least one --model, --bm25 or --dense")
     if top_k < 1:
         raise SembridgeError(f"top_k must be a positive integer, got {top_k}.", hint="e.g. --top-k 100")
     if batch_size < 1:
@@ -94,8 +119,19 @@ def evaluate(
     for model in models:
         if isinstance(model, (str, Path)):
             check_model_source(model)
-    labels = _model_names(models, names)
-    planned_runs = _plan_run_files(run_files, len(models), settings, overwrite)
+    if bm25_tokenizer is not None and not bm25:
+        raise SembridgeError(
+            "a BM25 tokenizer was given without BM25", hint="add --bm25, or drop --bm25-tokenizer"
+        )
+    bm25_params = bm25_params or BM25Params()
+    for model in dense:
+        if isinstance(model, (str, Path)) and locate(model).kind == "missing":
+            raise load_failure("dense model", locate(model))
+    baseline_labels = (["BM25"] if bm25 else []) + _dense_names(dense)
+    labels = _model_names(models, names, extra=baseline_labels)
+    systems = [settings] * len(models) + [pruning_sweep()] * len(baseline_labels)  # baselines: unpruned
+    planned_runs = _plan_run_files(run_files, systems, overwrite)
+    bm25_tok = _bm25_tokenizer(bm25_tokenizer, models) if bm25 else None
     if isinstance(dataset, RetrievalDataset):
         dataset = validate_dataset(dataset, drop_unknown=drop_unknown)
     else:
@@ -115,10 +151,11 @@ def evaluate(
     query_texts = [dataset.queries[q] for q in query_ids]
     doc_texts = [dataset.corpus[d] for d in doc_ids]
     logger.info(
-        "data: %s queries, %s documents, %d model(s), %d pruning setting(s)",
+        "data: %s queries, %s documents, %d model(s), %d baseline(s), %d pruning setting(s)",
         f"{len(query_ids):,}",
         f"{len(doc_ids):,}",
         len(models),
+        len(baseline_labels),
         len(settings),
     )
 
@@ -140,7 +177,7 @@ def evaluate(
         "models": [],
     }
     runs: list[list[tuple[Path, Any]]] = []
-    for i, (model, label) in enumerate(zip(models, labels, strict=True)):
+    for i, (model, label) in enumerate(zip(models, labels[: len(models)], strict=True)):
         logger.info("%d. %s", i + 1, label)
         entry, model_runs = _evaluate_one(
             model,
@@ -159,6 +196,20 @@ def evaluate(
             per_query,
             show_progress,
         )
+        report["models"].append(entry)
+        runs.append(model_runs)
+        gc.collect()
+    context = _Context(dataset, query_ids, doc_ids, query_texts, doc_texts, metric_names, top_k, per_query)
+    baselines: list[tuple[str, Any]] = [("bm25", bm25_tok)] if bm25 else []
+    baselines += [("dense", model) for model in dense]
+    for i, ((kind, model), label) in enumerate(zip(baselines, labels[len(models) :], strict=True)):
+        logger.info("%d. %s", len(models) + i + 1, label)
+        if kind == "bm25":
+            entry, model_runs = _evaluate_bm25(model, label, bm25_params, context, show_progress)
+        else:
+            entry, model_runs = _evaluate_dense(
+                model, label, context, batch_size, devices, max_length, show_progress
+            )
         report["models"].append(entry)
         runs.append(model_runs)
         gc.collect()
@@ -210,6 +261,7 @@ def _evaluate_one(
 
     entry: dict[str, Any] = {
         "name": label,
+        "kind": "sparse",
         "model": str(model) if isinstance(model, (str, Path)) else type(model).__name__,
         "vocab_size": int(documents.shape[1]),
         "max_length": encoder.max_seq_length,
@@ -217,30 +269,60 @@ def _evaluate_one(
         "results": [],
     }
     model_runs: list[tuple[Pruning, Any]] = []
+    context = _Context(dataset, query_ids, doc_ids, query_texts, doc_texts, metric_names, top_k, per_query)
     for setting in settings:
         pruned = setting.apply(documents) if setting.active else documents
         start = time.perf_counter()
         result = InvertedIndex(pruned).search(queries, top_k)
         retrieval_s = round(time.perf_counter() - start, 3)
-        run = {}
-        for row, qid in enumerate(query_ids):
-            indices, scores = result.hits(row)
-            run[qid] = {doc_ids[i]: float(s) for i, s in zip(indices, scores, strict=True)}
-        scored = compute_metrics(dataset.qrels, run, metric_names, per_query=per_query)
-        stats = sparsity_stats(queries, pruned)
-        row_entry: dict[str, Any] = {
-            "setting": setting.label,
-            "pruning": setting.to_dict(),
-            "metrics": scored["metrics"],
-            "evaluated_queries": scored["queries"],
-            **stats,
-            "retrieval_s": retrieval_s,
-        }
-        if per_query:
-            row_entry["per_query"] = scored["per_query"]
-        entry["results"].append(row_entry)
+        stats = sparsity_stats(queries, pruned).summary()
+        entry["results"].append(_result_row(setting, result, stats, retrieval_s, context))
         model_runs.append((setting, result))
-        headline = metric_names[0]
+    del encoder
+    return entry, model_runs
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every evaluated system shares: the data, in a fixed order, and how to score it."""
+
+    dataset: RetrievalDataset
+    query_ids: list[str]
+    doc_ids: list[str]
+    query_texts: list[str]
+    doc_texts: list[str]
+    metric_names: list[str]
+    top_k: int
+    per_query: bool
+
+
+def _result_row(
+    setting: Pruning,
+    result: SearchResult,
+    stats: dict[str, float | None],
+    retrieval_s: float,
+    context: _Context,
+) -> dict[str, Any]:
+    """One row of the report: the metrics of ``result`` and its sparsity figures (logged too)."""
+    run = {}
+    for row, qid in enumerate(context.query_ids):
+        indices, scores = result.hits(row)
+        run[qid] = {context.doc_ids[i]: float(s) for i, s in zip(indices, scores, strict=True)}
+    scored = compute_metrics(context.dataset.qrels, run, context.metric_names, per_query=context.per_query)
+    row_entry: dict[str, Any] = {
+        "setting": setting.label,
+        "pruning": setting.to_dict(),
+        "metrics": scored["metrics"],
+        "evaluated_queries": scored["queries"],
+        **stats,
+        "retrieval_s": retrieval_s,
+    }
+    if context.per_query:
+        row_entry["per_query"] = scored["per_query"]
+    headline = context.metric_names[0]
+    if stats["query_terms"] is None:
+        logger.info("   %s: %s %.4f", setting.label, headline, scored["metrics"][headline])
+    else:
         logger.info(
             "   %s: %s %.4f, %.1f query / %.1f document terms, FLOPs %.2f",
             setting.label,
@@ -250,11 +332,114 @@ def _evaluate_one(
             stats["doc_terms"],
             stats["flops"],
         )
+    return row_entry
+
+
+def _evaluate_bm25(
+    tokenizer: tuple[Any, str],
+    label: str,
+    params: BM25Params,
+    context: _Context,
+    show_progress: bool,
+) -> tuple[dict[str, Any], list[tuple[Pruning, Any]]]:
+    tokenizer_object, tokenizer_name = tokenizer
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    index = BM25Index(tokenizer_object, context.doc_texts, params, show_progress=show_progress)
+    timings["index_s"] = round(time.perf_counter() - start, 3)
+    query_tokens = tokenize(tokenizer_object, context.query_texts)
+    start = time.perf_counter()
+    result = index.search_ids(query_tokens, context.top_k)
+    retrieval_s = round(time.perf_counter() - start, 3)
+    setting = Pruning()
+    entry: dict[str, Any] = {
+        "name": label,
+        "kind": "bm25",
+        "model": "bm25s",
+        "tokenizer": tokenizer_name,
+        "parameters": params.to_dict(),
+        "vocab_size": index.vocab_size,
+        "max_length": None,
+        "timings": timings,
+        "results": [_result_row(setting, result, index.sparsity_stats(query_tokens), retrieval_s, context)],
+    }
+    return entry, [(setting, result)]
+
+
+def _evaluate_dense(
+    model: Any,
+    label: str,
+    context: _Context,
+    batch_size: int,
+    devices: list[str],
+    max_length: int | None,
+    show_progress: bool,
+) -> tuple[dict[str, Any], list[tuple[Pruning, Any]]]:
+    if max_length is not None and max_length < 1:
+        raise SembridgeError(f"max_length must be a positive integer, got {max_length}.")
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    encoder = load_bridge(model, devices[0], kind="dense model") if isinstance(model, (str, Path)) else model
+    if max_length is not None:
+        encoder.max_seq_length = max_length
+    timings["load_s"] = round(time.perf_counter() - start, 3)
+    with encoding_pool(encoder, devices) as pool:
+        start = time.perf_counter()
+        queries = encode_dense(
+            encoder, context.query_texts, "query", batch_size, pool, show_progress, f"{label}: queries"
+        )
+        timings["encode_queries_s"] = round(time.perf_counter() - start, 3)
+        start = time.perf_counter()
+        documents = encode_dense(
+            encoder, context.doc_texts, "document", batch_size, pool, show_progress, f"{label}: documents"
+        )
+        timings["encode_documents_s"] = round(time.perf_counter() - start, 3)
+    start = time.perf_counter()
+    result = cosine_search(queries, documents, context.top_k)
+    retrieval_s = round(time.perf_counter() - start, 3)
+    setting = Pruning()
+    no_sparsity: dict[str, float | None] = {"query_terms": None, "doc_terms": None, "flops": None}
+    entry: dict[str, Any] = {
+        "name": label,
+        "kind": "dense",
+        "model": str(model) if isinstance(model, (str, Path)) else type(model).__name__,
+        "prompts": dense_prompts(encoder),
+        "dimension": int(documents.shape[1]),
+        "max_length": encoder.max_seq_length,
+        "timings": timings,
+        "results": [_result_row(setting, result, no_sparsity, retrieval_s, context)],
+    }
     del encoder
-    return entry, model_runs
+    return entry, [(setting, result)]
 
 
-def _model_names(models: Sequence[Any], names: Sequence[str] | None) -> list[str]:
+def _bm25_tokenizer(tokenizer: Any, models: Sequence[Any]) -> tuple[Any, str]:
+    """The tokenizer BM25 cuts texts with, and its name: the one given, else the first model's."""
+    if tokenizer is None:
+        if not models:
+            raise SembridgeError(
+                "BM25 needs a tokenizer and no model was given",
+                hint="pass --bm25-tokenizer NAME (a tokenizer folder, hub id or short name), or a --model",
+            )
+        tokenizer = models[0]
+        if not isinstance(tokenizer, (str, Path)):  # a loaded SparseEncoder
+            return tokenizer.tokenizer, type(tokenizer).__name__
+    if isinstance(tokenizer, (str, Path)):
+        return load_tokenizer(tokenizer, kind="BM25 tokenizer"), str(tokenizer)
+    return tokenizer, type(tokenizer).__name__
+
+
+def _dense_names(models: Sequence[Any]) -> list[str]:
+    names = []
+    for i, model in enumerate(models):
+        if isinstance(model, (str, Path)):
+            names.append(f"dense:{Path(str(model)).name or model}")
+        else:
+            names.append(f"dense{i + 1}")
+    return names
+
+
+def _model_names(models: Sequence[Any], names: Sequence[str] | None, extra: Sequence[str] = ()) -> list[str]:
     if names is not None:
         if len(names) != len(models):
             raise SembridgeError(f"{len(names)} names were given for {len(models)} models")
@@ -266,6 +451,7 @@ def _model_names(models: Sequence[Any], names: Sequence[str] | None) -> list[str
                 labels.append(Path(str(model)).name or str(model))
             else:
                 labels.append(f"model{i + 1}")
+    labels += list(extra)
     seen: dict[str, int] = {}
     unique = []
     for label in labels:
@@ -275,17 +461,19 @@ def _model_names(models: Sequence[Any], names: Sequence[str] | None) -> list[str
 
 
 def _plan_run_files(
-    run_files: Sequence[str | Path] | None, n_models: int, settings: list[Pruning], overwrite: bool
+    run_files: Sequence[str | Path] | None, systems: list[list[Pruning]], overwrite: bool
 ) -> list[list[Path]] | None:
+    """The run files of every system (model, then baseline) and setting; ``systems`` lists the
+    settings of each system."""
     if not run_files:
         return None
-    if len(run_files) != n_models:
+    if len(run_files) != len(systems):
         raise SembridgeError(
-            f"{len(run_files)} run file(s) for {n_models} model(s)",
-            hint="give one --run-file per --model, in the same order",
+            f"{len(run_files)} run file(s) for {len(systems)} model(s)",
+            hint="give one --run-file per --model, then one for --bm25 and one per --dense, in that order",
         )
     planned = []
-    for path in run_files:
+    for path, settings in zip(run_files, systems, strict=True):
         paths = [run_file_for_setting(path, s.label, first=i == 0) for i, s in enumerate(settings)]
         for p in paths:
             check_output_file(p, overwrite, what="run file")

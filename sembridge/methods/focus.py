@@ -20,16 +20,10 @@ import torch
 
 from sembridge.errors import SembridgeError
 from sembridge.log import stage
-from sembridge.methods.base import InitContext, NewRows
-from sembridge.methods.common import (
-    BaselineInitializer,
-    concat_rows,
-    dense_to_weights,
-    empty_weights,
-    rows_with_gaussian_fallback,
-)
-from sembridge.methods.options import MethodOption
-from sembridge.weights import SparseWeights
+from sembridge.methods.base import InitContext, Initializer, NewRows
+from sembridge.methods.catalogue import FOCUS
+from sembridge.methods.fallback import rows_with_gaussian_fallback
+from sembridge.sparse_weights import SparseWeights
 
 logger = logging.getLogger("sembridge")
 
@@ -112,37 +106,14 @@ def sparsemax_weights(
         q = torch.nn.functional.normalize(queries[begin : begin + chunk_size].float(), dim=1)
         weights = sparsemax(q @ keys_n.T, dim=-1)
         merged = torch.zeros(q.shape[0], len(unique_ids)).index_add_(1, column, weights)
-        blocks.append(dense_to_weights(merged, unique_ids, num_columns))
-    return SparseWeights.concat(blocks) if blocks else empty_weights(0, num_columns)
+        blocks.append(SparseWeights.from_dense(merged, num_columns, column_ids=unique_ids))
+    return SparseWeights.concat(blocks) if blocks else SparseWeights.empty(num_columns)
 
 
-class FocusInitializer(BaselineInitializer):
+class FocusInitializer(Initializer):
     """FOCUS: fastText on target text, sparsemax over cosine similarity to the overlapping tokens."""
 
-    name = "focus"
-    summary = "FOCUS: sparsemax over fastText similarities to the overlapping tokens"
-    inputs = "--target-text FILE (target-language text, one passage per line)"
-    example = "sembridge init -s splade-v3 -t ARBERT --method focus --target-text ar.txt -o ar-focus"
-    declared_options = (
-        MethodOption(
-            "target_text",
-            "--target-text",
-            "file",
-            "target-language text, one passage per line, to train the auxiliary fastText vectors on",
-            required=True,
-        ),
-        MethodOption(
-            "fasttext_dim", "--fasttext-dim", "int", "dimension of the auxiliary fastText vectors", 100
-        ),
-        MethodOption("fasttext_epochs", "--fasttext-epochs", "int", "fastText training epochs", 3),
-        MethodOption(
-            "fasttext_min_count",
-            "--fasttext-min-count",
-            "int",
-            "occurrences a token needs in the text to get a fastText vector",
-            10,
-        ),
-    )
+    spec = FOCUS
 
     def build(self, ctx: InitContext) -> NewRows:
         tokenizer = self.need("target_tokenizer")
@@ -194,10 +165,10 @@ class FocusInitializer(BaselineInitializer):
                 queries = torch.stack([auxiliary[vocabulary[new_ids[pos]]] for pos in with_vector])
                 keys = torch.stack([auxiliary[m.target_token] for m in candidates])
                 key_ids = torch.tensor([m.source_id for m in candidates], dtype=torch.long)
-                found = sparsemax_weights(queries, keys, key_ids, num_source, ctx.config.chunk_size)
-                weights = concat_rows([(with_vector_t, found)], len(new_ids), num_source)
+                found = sparsemax_weights(queries, keys, key_ids, num_source, ctx.chunk_size)
+                weights = SparseWeights.scatter([(with_vector_t, found)], len(new_ids), num_source)
             else:
-                weights = empty_weights(len(new_ids), num_source)
+                weights = SparseWeights.empty(num_source, rows=len(new_ids))
         return rows_with_gaussian_fallback(
             ctx,
             weights,

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from sembridge.methods.base import InitContext, NewRows
-from sembridge.methods.common import (
-    STATISTICS_NOTE,
-    BaselineInitializer,
-    source_mean,
-    split_joint,
-    statistics_ids,
-)
+from sembridge.methods.base import InitContext, Initializer, NewRows
+from sembridge.methods.catalogue import MEAN
+from sembridge.methods.statistics import STATISTICS_NOTE, source_mean, split_joint, statistics_ids
 
 logger = logging.getLogger("sembridge")
 
 
-class MeanInitializer(BaselineInitializer):
+class MeanInitializer(Initializer):
     """Every new row = the mean of the source rows; the decoder row and the bias likewise.
 
     The mean is taken over the regular source tokens (special tokens and BERT's never-trained
@@ -24,10 +19,7 @@ class MeanInitializer(BaselineInitializer):
     bias is the mean source bias.
     """
 
-    name = "mean"
-    summary = "every new row (and bias) = the mean of the source rows"
-    inputs = "nothing"
-    example = "sembridge init -s splade-v3 -t ARBERT --method mean -o ar-mean"
+    spec = MEAN
 
     def build(self, ctx: InitContext) -> NewRows:
         ids = statistics_ids(ctx)

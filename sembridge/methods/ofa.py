@@ -18,48 +18,18 @@ from __future__ import annotations
 import logging
 
 from sembridge.log import stage
-from sembridge.methods.base import InitContext, NewRows
-from sembridge.methods.common import BaselineInitializer, neighbour_rows
-from sembridge.methods.options import MethodOption
+from sembridge.methods.base import InitContext, Initializer, NewRows
+from sembridge.methods.catalogue import OFA
+from sembridge.methods.neighbours import neighbour_rows
 from sembridge.methods.word_vectors import read_word_vectors, subword_vectors
 
 logger = logging.getLogger("sembridge")
 
-TEMPERATURE = MethodOption(
-    "temperature",
-    "--temperature",
-    "float",
-    "softmax temperature over the neighbours' cosine similarities",
-    0.1,
-)
-TOP_K = MethodOption("top_k", "--top-k", "int", "number of nearest source tokens combined", 10)
-MAX_WORD_VECTORS = MethodOption(
-    "max_word_vectors",
-    "--max-word-vectors",
-    "int",
-    "read only the first (most frequent) N words of each file",
-)
 
-
-class OfaInitializer(BaselineInitializer):
+class OfaInitializer(Initializer):
     """OFA: top-k softmax neighbours in a multilingual word-vector space averaged into subwords."""
 
-    name = "ofa"
-    summary = "OFA: softmax(cos / T) over the top-k source tokens in multilingual word-vector space"
-    inputs = "--word-vectors FILE (multilingual word2vec text or binary; optional --temperature, --top-k)"
-    example = "sembridge init -s splade-v3 -t ARBERT --method ofa --word-vectors multi.vec -o ar-ofa"
-    declared_options = (
-        MethodOption(
-            "word_vectors",
-            "--word-vectors",
-            "file",
-            "multilingual word vectors covering both languages (word2vec text or binary format)",
-            required=True,
-        ),
-        TEMPERATURE,
-        TOP_K,
-        MAX_WORD_VECTORS,
-    )
+    spec = OFA
 
     def build(self, ctx: InitContext) -> NewRows:
         source_tokenizer = self.need("source_tokenizer")

@@ -1,13 +1,15 @@
 """Options of the initialisation methods, declared once and checked before any heavy work.
 
-Each method declares the options it uses (:class:`MethodOption`); ``InitConfig.method_options``
-holds their values by key. :func:`check_method_options` refuses an option the chosen method does
-not use, names the ``sembridge init`` option of a missing required input, checks that input
-files exist and that numbers are in range, and fills in defaults.
+Each method, SemBridge included, declares the options it uses (:class:`MethodOption`);
+``InitConfig.method_options`` holds their values by key, and ``sembridge init`` builds one flag
+per declared option. :func:`check_method_options` refuses an option the chosen method does not
+use, names the ``sembridge init`` option of a missing required input, checks that input files
+exist and that values are of their kind and in range, and fills in defaults.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,16 +17,19 @@ from typing import Any, Literal
 
 from sembridge.errors import SembridgeError
 
-OptionKind = Literal["file", "float", "int"]
+# file: an existing file; folder: a folder path (need not exist); str: any text; int, float: numbers.
+OptionKind = Literal["file", "folder", "str", "float", "int"]
 
-# Options of the SemBridge method itself (InitConfig fields rather than method_options); the CLI
-# refuses them for the other methods.
-SEMBRIDGE_ONLY_FLAGS = ("--alpha", "--bridge", "--bridge-prompt")
+_METAVARS = {"file": "FILE", "folder": "DIR", "str": "TEXT", "float": "FLOAT", "int": "INT"}
 
 
 @dataclass(frozen=True)
 class MethodOption:
-    """One input of a method: its key in ``method_options``, its CLI flag and its constraints."""
+    """One input of a method: its key in ``method_options``, its CLI flag and its constraints.
+
+    Numbers must be > 0 (``positive``), or ``>= minimum`` and finite when ``minimum`` is set, in
+    which case ``hint`` explains the range. ``short`` is an extra short CLI flag (``-b``).
+    """
 
     key: str
     flag: str
@@ -32,12 +37,14 @@ class MethodOption:
     help: str
     default: Any = None
     required: bool = False
-    # Numbers must be > 0 ("positive") or >= 1 ("at least one"); files must exist.
     positive: bool = True
+    minimum: float | None = None
+    hint: str | None = None
+    short: str | None = None
 
     @property
     def metavar(self) -> str:
-        return {"file": "FILE", "float": "FLOAT", "int": "INT"}[self.kind]
+        return _METAVARS[self.kind]
 
     def check(self, value: Any, method: str) -> Any:
         """The value converted to its kind, or a SembridgeError naming the flag and the bad value."""
@@ -49,6 +56,13 @@ class MethodOption:
                     hint=f"method '{method}' reads {self.help.rstrip('.')}",
                 )
             return str(path)
+        if self.kind in ("folder", "str"):
+            if not isinstance(value, str | Path):
+                raise SembridgeError(f"{self.flag} must be text, got {value!r}")
+            return str(Path(value).expanduser()) if self.kind == "folder" else str(value)
+        return self._number(value)
+
+    def _number(self, value: Any) -> float | int:
         if isinstance(value, bool):
             raise SembridgeError(f"{self.flag} must be a number, got {value!r}")
         if self.kind == "int" and isinstance(value, float) and not value.is_integer():
@@ -58,14 +72,33 @@ class MethodOption:
         except (TypeError, ValueError):
             expected = "an integer" if self.kind == "int" else "a number"
             raise SembridgeError(f"{self.flag} must be {expected}, got {value!r}") from None
-        if self.positive and not number > 0:
+        if self.minimum is not None:
+            if not (math.isfinite(number) and number >= self.minimum):
+                raise SembridgeError(
+                    f"{self.flag} must be >= {self.minimum:g}, got {value!r}", hint=self.hint
+                )
+        elif self.positive and not number > 0:
             what = "a positive integer" if self.kind == "int" else "positive"
-            raise SembridgeError(f"{self.flag} must be {what}, got {value!r}")
+            raise SembridgeError(f"{self.flag} must be {what}, got {value!r}", hint=self.hint)
         return number
 
 
-def _owners(key: str, registry: Mapping[str, Iterable[MethodOption]]) -> list[str]:
+def option_owners(key: str, registry: Mapping[str, Iterable[MethodOption]]) -> list[str]:
+    """The methods (sorted) that declare the option ``key``."""
     return sorted(name for name, options in registry.items() if any(o.key == key for o in options))
+
+
+def unused_option_error(flag: str, method: str, owners: list[str]) -> SembridgeError:
+    """The error for an option of ``owners`` given to ``method``, which does not use it."""
+    if len(owners) == 1:
+        return SembridgeError(
+            f"{flag} is used only by method '{owners[0]}', not by '{method}'",
+            hint=f"leave {flag} out, or use --method {owners[0]}",
+        )
+    return SembridgeError(
+        f"{flag} is not used by method '{method}'",
+        hint=f"{flag} is an option of: {', '.join(owners)}; leave it out or use one of them",
+    )
 
 
 def check_method_options(
@@ -86,12 +119,9 @@ def check_method_options(
     for key in given:
         if key in declared:
             continue
-        owners = _owners(key, registry)
+        owners = option_owners(key, registry)
         if owners:
-            raise SembridgeError(
-                f"{flags[key]} is not used by method '{method}'",
-                hint=f"{flags[key]} is an option of: {', '.join(owners)}; leave it out or use one of them",
-            )
+            raise unused_option_error(flags[key], method, owners)
         known = sorted(flags)
         raise SembridgeError(
             f"unknown method option '{key}'",

@@ -6,16 +6,15 @@ import logging
 
 import torch
 
-from sembridge.methods.base import InitContext, NewRows
-from sembridge.methods.common import BaselineInitializer
-from sembridge.methods.options import MethodOption
+from sembridge.methods.base import InitContext, Initializer, NewRows
+from sembridge.methods.catalogue import RANDOM
 
 logger = logging.getLogger("sembridge")
 
 DEFAULT_STD = 0.02
 
 
-class RandomInitializer(BaselineInitializer):
+class RandomInitializer(Initializer):
     """New input rows (and untied decoder rows) ~ N(0, sigma^2) per entry; new biases 0.
 
     ``sigma`` is ``--init-std`` if given, else the source config's ``initializer_range`` (0.02
@@ -23,18 +22,7 @@ class RandomInitializer(BaselineInitializer):
     embedding or decoder row. A fresh MLM head starts its bias at zero, so new tokens do too.
     """
 
-    name = "random"
-    summary = "N(0, initializer_range) rows, zero bias: a freshly initialised vocabulary"
-    inputs = "nothing (optional --init-std)"
-    example = "sembridge init -s splade-v3 -t ARBERT --method random -o ar-random"
-    declared_options = (
-        MethodOption(
-            "init_std",
-            "--init-std",
-            "float",
-            "standard deviation of the random rows (default: the source config's initializer_range)",
-        ),
-    )
+    spec = RANDOM
 
     def std(self) -> tuple[float, str]:
         if "init_std" in self.settings:

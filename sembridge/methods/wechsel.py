@@ -19,10 +19,9 @@ from __future__ import annotations
 import logging
 
 from sembridge.log import stage
-from sembridge.methods.base import InitContext, NewRows
-from sembridge.methods.common import BaselineInitializer, neighbour_rows
-from sembridge.methods.ofa import MAX_WORD_VECTORS, TEMPERATURE, TOP_K
-from sembridge.methods.options import MethodOption
+from sembridge.methods.base import InitContext, Initializer, NewRows
+from sembridge.methods.catalogue import WECHSEL
+from sembridge.methods.neighbours import neighbour_rows
 from sembridge.methods.word_vectors import (
     align_with_dictionary,
     read_dictionary,
@@ -34,42 +33,10 @@ from sembridge.methods.word_vectors import (
 logger = logging.getLogger("sembridge")
 
 
-class WechselInitializer(BaselineInitializer):
+class WechselInitializer(Initializer):
     """WECHSEL: Procrustes-aligned word spaces, top-k softmax over the full source vocabulary."""
 
-    name = "wechsel"
-    summary = "WECHSEL: softmax(cos / T) over the top-k source tokens in Procrustes-aligned word spaces"
-    inputs = "--source-word-vectors FILE --target-word-vectors FILE --dictionary FILE"
-    example = (
-        "sembridge init -s splade-v3 -t ARBERT --method wechsel --source-word-vectors en.vec "
-        "--target-word-vectors ar.vec --dictionary en-ar.tsv -o ar-wechsel"
-    )
-    declared_options = (
-        MethodOption(
-            "source_word_vectors",
-            "--source-word-vectors",
-            "file",
-            "source-language (English) word vectors, word2vec text or binary format",
-            required=True,
-        ),
-        MethodOption(
-            "target_word_vectors",
-            "--target-word-vectors",
-            "file",
-            "target-language word vectors of the same dimension, word2vec text or binary format",
-            required=True,
-        ),
-        MethodOption(
-            "dictionary",
-            "--dictionary",
-            "file",
-            "bilingual dictionary, one 'source word<TAB>target word' pair per line",
-            required=True,
-        ),
-        TEMPERATURE,
-        TOP_K,
-        MAX_WORD_VECTORS,
-    )
+    spec = WECHSEL
 
     def build(self, ctx: InitContext) -> NewRows:
         source_tokenizer = self.need("source_tokenizer")

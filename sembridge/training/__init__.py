@@ -6,33 +6,24 @@ bf16, gradient accumulation and checkpoints work as in any Hugging Face training
     from sembridge.training import FinetuneConfig, finetune
 
     result = finetune("ru-model", "pairs.jsonl", "ru-model-ft", FinetuneConfig(max_steps=1000))
+
+Training pairs are read by :mod:`sembridge.data` (``DataOptions``, ``load_pairs``), the same
+reader ``sembridge evaluate`` and ``sembridge export`` use.
 """
 
 from __future__ import annotations
 
+from sembridge.loading import load_sparse_encoder
+from sembridge.sparsity import SideStats, SparsityStats
+from sembridge.training.checkpoints import default_checkpoint_dir, list_checkpoints
 from sembridge.training.config import FinetuneConfig, FinetuneResult
-from sembridge.training.data import (
-    DataOptions,
-    load_pairs,
-    pairs_to_dataset,
-    save_pairs_jsonl,
-    validate_pairs,
-)
 from sembridge.training.losses import build_loss, build_regularizer_warmup
-from sembridge.training.stats import SideStats, SparsityStats, sparsity_stats
-from sembridge.training.trainer import (
-    REPORT_NAME,
-    TRAINING_ARGS_NAME,
-    default_checkpoint_dir,
-    finetune,
-    list_checkpoints,
-    load_sparse_encoder,
-)
+from sembridge.training.stats import measure_sparsity
+from sembridge.training.trainer import REPORT_NAME, TRAINING_ARGS_NAME, finetune
 
 __all__ = [
     "REPORT_NAME",
     "TRAINING_ARGS_NAME",
-    "DataOptions",
     "FinetuneConfig",
     "FinetuneResult",
     "SideStats",
@@ -42,10 +33,6 @@ __all__ = [
     "default_checkpoint_dir",
     "finetune",
     "list_checkpoints",
-    "load_pairs",
     "load_sparse_encoder",
-    "pairs_to_dataset",
-    "save_pairs_jsonl",
-    "sparsity_stats",
-    "validate_pairs",
+    "measure_sparsity",
 ]

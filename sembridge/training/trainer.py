@@ -21,13 +21,13 @@ Layout on disk, for ``-o OUT``:
     OUT/                 the final model, written at once when training has finished
     OUT.checkpoints/     checkpoint-<step>/ folders (model, optimizer, scheduler, RNG, trainer
                          state) while training runs; kept after a crash, reused by --resume
+                         (:mod:`sembridge.training.checkpoints`)
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,13 +35,20 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from sembridge.errors import ModelLoadError, SembridgeError
-from sembridge.io import atomic_output_dir, check_output_dir, write_json
+from sembridge.data import DataOptions, load_pairs, validate_pairs
+from sembridge.errors import SembridgeError
+from sembridge.io import atomic_output_dir, check_output_dir, library_versions, write_json
+from sembridge.loading import load_sparse_encoder
 from sembridge.log import logger
+from sembridge.training.checkpoints import (
+    checkpoint_step,
+    default_checkpoint_dir,
+    plan_checkpoints,
+    remove_checkpoints,
+)
 from sembridge.training.config import FinetuneConfig, FinetuneResult
-from sembridge.training.data import DataOptions, load_pairs, validate_pairs
 from sembridge.training.losses import build_loss, build_regularizer_warmup
-from sembridge.training.stats import sparsity_stats
+from sembridge.training.stats import measure_sparsity
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -50,32 +57,12 @@ if TYPE_CHECKING:
 
 REPORT_NAME = "sembridge_finetune.json"
 TRAINING_ARGS_NAME = "training_args.json"
-CHECKPOINT_PREFIX = "checkpoint-"
 
 
 def _info(message: str, *args: Any) -> None:
     """Log from the first process only (under torchrun every process runs the same code)."""
     if os.environ.get("RANK", "0") == "0":
         logger.info(message, *args)
-
-
-def default_checkpoint_dir(output_dir: str | Path) -> Path:
-    """``OUT.checkpoints`` beside the output folder."""
-    output_dir = Path(output_dir)
-    return output_dir.with_name(output_dir.name + ".checkpoints")
-
-
-def list_checkpoints(checkpoint_dir: str | Path) -> list[Path]:
-    """The ``checkpoint-<step>`` folders in ``checkpoint_dir``, by step."""
-    checkpoint_dir = Path(checkpoint_dir)
-    if not checkpoint_dir.is_dir():
-        return []
-    found = [
-        p
-        for p in checkpoint_dir.iterdir()
-        if p.is_dir() and p.name.startswith(CHECKPOINT_PREFIX) and p.name[len(CHECKPOINT_PREFIX) :].isdigit()
-    ]
-    return sorted(found, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX) :]))
 
 
 def check_precision(config: FinetuneConfig) -> None:
@@ -95,26 +82,6 @@ def check_precision(config: FinetuneConfig) -> None:
         raise SembridgeError("this GPU does not support bf16", hint="use --fp16 instead")
 
 
-def _plan_checkpoints(checkpoint_dir: Path, config: FinetuneConfig) -> tuple[Path | None, bool]:
-    """(checkpoint to resume from, whether old checkpoints must be removed first)."""
-    existing = list_checkpoints(checkpoint_dir)
-    if config.resume:
-        if not existing:
-            raise SembridgeError(
-                f"nothing to resume: no checkpoint in '{checkpoint_dir}'",
-                hint="run without --resume to start a new training",
-            )
-        return existing[-1], False
-    if existing:
-        if not config.overwrite:
-            raise SembridgeError(
-                f"'{checkpoint_dir}' holds checkpoints of an earlier run (last: {existing[-1].name})",
-                hint="pass --resume to continue it, or --overwrite to start over (removes them)",
-            )
-        return None, True
-    return None, False
-
-
 def _as_dataset(data: Any, options: DataOptions | None, name: str) -> Dataset:
     from datasets import Dataset
 
@@ -123,32 +90,6 @@ def _as_dataset(data: Any, options: DataOptions | None, name: str) -> Dataset:
     if isinstance(data, (str, Path)):
         return load_pairs(data, options)
     raise SembridgeError(f"{name} data must be a datasets.Dataset or a path, got {type(data).__name__}")
-
-
-def load_sparse_encoder(model: Any) -> SparseEncoder:
-    """A SparseEncoder from a folder (as ``sembridge init`` writes it), a hub id, or itself."""
-    from sentence_transformers import SparseEncoder
-    from sentence_transformers.sparse_encoder.modules import SpladePooling
-
-    if isinstance(model, SparseEncoder):
-        encoder = model
-    else:
-        text = str(model)
-        if not Path(text).exists() and (text.startswith((".", "/", "~")) or text.count("/") > 1):
-            raise ModelLoadError(f"model folder '{text}' does not exist", hint="check --model")
-        try:
-            encoder = SparseEncoder(text, device="cpu")
-        except Exception as err:  # transformers/hub raise many types
-            raise ModelLoadError(
-                f"could not load '{text}' as a SPLADE SparseEncoder ({type(err).__name__}: {err})",
-                hint="pass a folder written by sembridge init, or the hub id of a SPLADE model",
-            ) from err
-    if not any(isinstance(module, SpladePooling) for module in encoder):
-        raise ModelLoadError(
-            f"'{model}' is not a SPLADE model (it has no SpladePooling module)",
-            hint="fine-tune a masked-LM SPLADE model, e.g. one written by sembridge init",
-        )
-    return encoder
 
 
 def _position_limit(encoder: SparseEncoder) -> int | None:
@@ -302,33 +243,6 @@ def _curves(history: Sequence[dict[str, Any]]) -> tuple[list[dict[str, float]], 
     return losses, evals
 
 
-def _remove_checkpoints(checkpoint_dir: Path) -> None:
-    """Remove the checkpoint-<step> folders, then any empty folders left (the trainer makes some)."""
-    for path in list_checkpoints(checkpoint_dir):
-        shutil.rmtree(path, ignore_errors=True)
-    if not checkpoint_dir.is_dir():
-        return
-    for folder in sorted((p for p in checkpoint_dir.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-        if not any(folder.iterdir()):
-            folder.rmdir()
-    if not any(checkpoint_dir.iterdir()):
-        checkpoint_dir.rmdir()
-
-
-def _versions() -> dict[str, str]:
-    import sentence_transformers
-    import transformers
-
-    import sembridge
-
-    return {
-        "sembridge": sembridge.__version__,
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "sentence_transformers": sentence_transformers.__version__,
-    }
-
-
 def finetune(
     model: str | Path | SparseEncoder,
     train_data: Dataset | str | Path,
@@ -345,7 +259,7 @@ def finetune(
     Args:
         model: a SparseEncoder folder (as ``sembridge init`` writes it), a hub id, or a SparseEncoder.
         train_data: a Dataset with columns query, positive[, negative], or a file, folder or hub
-            dataset id read with :func:`~sembridge.training.data.load_pairs` and ``data_options``.
+            dataset id read with :func:`~sembridge.data.load_pairs` and ``data_options``.
         output_dir: the folder to write; refused if it exists unless ``config.overwrite``.
         config: hyper-parameters and run settings (:class:`FinetuneConfig`).
         eval_data: optional evaluation pairs (same forms as ``train_data``): evaluation loss and
@@ -368,7 +282,7 @@ def finetune(
         raise SembridgeError(
             "the checkpoint folder must differ from the output folder", hint="change --checkpoint-dir"
         )
-    resume_from, remove_old = _plan_checkpoints(checkpoint_dir, config)
+    resume_from, remove_old = plan_checkpoints(checkpoint_dir, config)
 
     # 2. Data, still before the model.
     train = _as_dataset(train_data, data_options, "train")
@@ -380,7 +294,7 @@ def finetune(
         _info("   evaluation pairs: %s", f"{len(evaluation):,}")
 
     # 3. Model.
-    encoder = load_sparse_encoder(model)
+    encoder = load_sparse_encoder(model, "cpu", require_splade=True)
     router_mapping = apply_lengths(encoder, config)
     _info(
         "2. model: %s (query length %d, document length %d)",
@@ -399,7 +313,7 @@ def finetune(
     )
     if remove_old and is_main:
         _info("removing the checkpoints of an earlier run in %s", checkpoint_dir)
-        _remove_checkpoints(checkpoint_dir)
+        remove_checkpoints(checkpoint_dir)
     _barrier()
 
     from sentence_transformers.sparse_encoder import SparseEncoderTrainer
@@ -420,7 +334,7 @@ def finetune(
     sample_queries, sample_documents = _stats_sample(train, config.stats_sample_size)
     stats_before = None
     if is_main and resume_from is None:
-        stats_before = sparsity_stats(
+        stats_before = measure_sparsity(
             trainer.model, sample_queries, sample_documents, config.batch_size
         ).to_dict()
     _barrier()
@@ -447,7 +361,7 @@ def finetune(
         train_loss=metrics.get("train_loss"),
         runtime_s=round(runtime, 3),
         steps_per_second=metrics.get("train_steps_per_second"),
-        resumed_from_step=int(resume_from.name[len(CHECKPOINT_PREFIX) :]) if resume_from else None,
+        resumed_from_step=checkpoint_step(resume_from) if resume_from else None,
         world_size=world_size,
         loss_curve=loss_curve,
         eval_curve=eval_curve,
@@ -456,7 +370,7 @@ def finetune(
 
     # 6. Output, from the first process only.
     if is_main:
-        result.stats_after = sparsity_stats(
+        result.stats_after = measure_sparsity(
             trainer.model, sample_queries, sample_documents, config.batch_size
         ).to_dict()
         report = {
@@ -485,7 +399,7 @@ def finetune(
                 "before": stats_before,
                 "after": result.stats_after,
             },
-            "versions": _versions(),
+            "versions": library_versions(),
         }
         with atomic_output_dir(output_dir, config.overwrite) as tmp:
             trainer.model.save(str(tmp))
@@ -493,7 +407,7 @@ def finetune(
             write_json(tmp / REPORT_NAME, report)
         result.written = True
         if not config.keep_checkpoints:
-            _remove_checkpoints(checkpoint_dir)
+            remove_checkpoints(checkpoint_dir)
         _info("4. model written to %s", output_dir)
     _barrier()
     return result

@@ -11,9 +11,8 @@ from typer.testing import CliRunner
 
 from sembridge.cli import evaluate as evaluate_cmd
 from sembridge.cli import export as export_cmd
+from sembridge.data import read_trec_run, save_beir, write_pairs_jsonl
 from sembridge.errors import ModelLoadError, OutputExistsError, SembridgeError
-from sembridge.evaluation.data import save_beir, write_pairs_jsonl
-from sembridge.evaluation.report import read_trec_run
 
 
 def invoke(*args: str):
@@ -61,7 +60,7 @@ def test_bad_values_are_named(tmp_path, pairs_file, splade_dir):
 
 
 def test_unknown_qrels_ids_refused_with_counts(tmp_path, splade_dir):
-    from sembridge.evaluation.data import pairs_dataset
+    from sembridge.data import pairs_dataset
 
     data = pairs_dataset([("q text", "d text"), ("q2", "d2")])
     data.qrels["q0"]["d999"] = 1

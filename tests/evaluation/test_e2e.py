@@ -7,7 +7,8 @@ import time
 import pytest
 from rich.console import Console
 
-from sembridge.evaluation import evaluate, pairs_dataset, results_table
+from sembridge.data import pairs_dataset
+from sembridge.evaluation import evaluate, results_table
 
 pytestmark = pytest.mark.e2e
 

@@ -1,22 +1,13 @@
-"""Metrics on a hand-made run equal hand-computed values; sparsity figures on hand-made vectors."""
+"""Metrics on a hand-made run equal hand-computed values."""
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
-import scipy.sparse as sp
 
 from sembridge.errors import SembridgeError
-from sembridge.evaluation.metrics import (
-    compute_metrics,
-    flops,
-    mean_active_terms,
-    parse_metrics,
-    sparsity_stats,
-    term_presence,
-)
+from sembridge.evaluation.metrics import compute_metrics, parse_metrics
 
 QRELS = {
     "q1": {"d1": 1, "d2": 2, "d5": 0},
@@ -59,23 +50,3 @@ def test_unknown_metric_is_refused():
     with pytest.raises(SembridgeError, match="unknown metric 'foo@3'"):
         parse_metrics(["nDCG@10", "foo@3"])
     assert [str(m) for m in parse_metrics(["nDCG@10,R@100", "RR@10"])] == ["nDCG@10", "R@100", "RR@10"]
-
-
-def test_sparsity_and_flops_by_hand():
-    queries = sp.csr_matrix(np.array([[1.0, 0, 2], [0, 3, 0]]))
-    docs = sp.csr_matrix(np.array([[1.0, 1, 0], [0, 1, 0], [0, 0, 0], [4, 0, 0]]))
-    np.testing.assert_allclose(term_presence(queries), [0.5, 0.5, 0.5])
-    np.testing.assert_allclose(term_presence(docs), [0.5, 0.5, 0.0])
-    assert flops(queries, docs) == pytest.approx(0.5 * 0.5 + 0.5 * 0.5 + 0.5 * 0.0)
-    assert mean_active_terms(queries) == 1.5
-    assert mean_active_terms(docs) == 1.0
-    assert sparsity_stats(queries, docs) == {"query_terms": 1.5, "doc_terms": 1.0, "flops": 0.5}
-
-
-def test_flops_equals_mean_pairwise_overlap_for_independent_rows():
-    # sum_j p_j(q) p_j(d) is the exact mean over all (query, doc) pairs of shared active terms.
-    rng = np.random.default_rng(0)
-    q = sp.random(7, 30, density=0.2, format="csr", random_state=rng)
-    d = sp.random(11, 30, density=0.3, format="csr", random_state=rng)
-    overlap = ((q != 0).astype(float) @ (d != 0).astype(float).T).toarray().mean()
-    assert flops(q, d) == pytest.approx(overlap)

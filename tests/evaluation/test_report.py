@@ -1,11 +1,10 @@
-"""Report files: refused when they exist, written atomically, plot written or skipped, TREC runs."""
+"""Report files: refused when they exist, written atomically, plot written or skipped."""
 
 from __future__ import annotations
 
 import json
 import sys
 
-import numpy as np
 import pytest
 from rich.console import Console
 
@@ -13,12 +12,9 @@ from sembridge.errors import OutputExistsError, SembridgeError
 from sembridge.evaluation.report import (
     check_output_file,
     plot_path_for,
-    read_trec_run,
     results_table,
-    run_file_for_setting,
     write_plot,
     write_report_json,
-    write_trec_run,
 )
 
 
@@ -59,6 +55,22 @@ def test_plot_is_a_png(tmp_path):
     path = write_plot(fake_report(), plot_path_for(tmp_path / "report.json"))
     assert path == tmp_path / "report.png"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.png"]  # no temp file left
+
+
+def test_failed_plot_keeps_the_old_file(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    path = tmp_path / "report.png"
+    path.write_bytes(b"old")
+
+    def fail(self, *args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Figure, "savefig", fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_plot(fake_report(), path)
+    assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["report.png"]
 
 
 def test_plot_skipped_without_matplotlib(tmp_path, monkeypatch, caplog):
@@ -73,17 +85,3 @@ def test_table_lists_every_model_and_setting():
     text = console.export_text()
     for word in ("source", "sembridge", "mass=0.9", "0.6000", "nDCG@10", "FLOPs"):
         assert word in text
-
-
-def test_trec_run_round_trip(tmp_path):
-    indices = np.array([[2, 0, -1], [1, -1, -1]])
-    scores = np.array([[3.5, 1.25, 0], [0.5, 0, 0]], dtype=np.float32)
-    path = write_trec_run(
-        tmp_path / "run.trec", ["q1", "q2"], ["a", "b", "c"], indices, scores, tag="my model"
-    )
-    lines = path.read_text().splitlines()
-    assert lines[0] == "q1 Q0 c 1 3.500000 my_model"
-    assert read_trec_run(path) == {"q1": {"c": 3.5, "a": 1.25}, "q2": {"b": 0.5}}
-    assert run_file_for_setting(path, "none", first=True) == path
-    assert run_file_for_setting(path, "mass=0.9", first=False).name == "run.mass0.9.trec"
-    assert run_file_for_setting(path, "top-k=64", first=False).name == "run.top-k64.trec"

@@ -8,7 +8,8 @@ from typing import Any
 import torch
 
 from sembridge.initialize import InitConfig
-from sembridge.methods import InitContext, MethodResources, create_initializer
+from sembridge.methods.base import InitContext, MethodResources
+from sembridge.methods.initializers import create_initializer
 from sembridge.surgery import mlm_parts
 from sembridge.vocab import Overlap, find_overlap, vocab_tokens, vocabulary_size
 from tests.helpers import tiny_mlm, wordpiece_tokenizer
@@ -60,7 +61,6 @@ def make_context(
     if overlap is None:
         overlap = find_overlap(source_tokens, target_tokens, target_size=vocabulary_size(target_tok))
     ctx = InitContext(
-        config=config,
         source_tokens=source_tokens,
         target_tokens=target_tokens,
         overlap=overlap,
@@ -68,6 +68,8 @@ def make_context(
         generator=torch.Generator().manual_seed(seed),
         device=torch.device("cpu"),
         timings={},
+        chunk_size=config.chunk_size,
+        show_progress=config.show_progress,
     )
     method_obj = create_initializer(
         method,

@@ -106,6 +106,9 @@ def test_report_says_how_the_bias_was_built(results):
         assert summary["decoder"] == "untied, remapped"
     assert results["wechsel"].report["summary"]["method_info"]["dictionary_pairs_with_vectors"] == 8
     assert results["ofa"].report["settings"]["method_options"]["temperature"] == 0.1
+    # Settings list the chosen method's options only (SemBridge's alpha is no setting of ofa).
+    assert results["ofa"].report["settings"]["top_k"] == 3
+    assert "alpha" not in results["ofa"].report["settings"]
 
 
 @pytest.mark.parametrize("method", WEIGHTED)

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sembridge.errors import ModelLoadError
 from offline_assets import assets
 from offline_assets.assets import default_cache_dir, wordpiece_tokenizer_path
+from sembridge.errors import ModelLoadError
 
 # ----------------------------------------------------------------------------------------------
 # Unit tests (no assets needed)

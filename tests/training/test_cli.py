@@ -14,8 +14,9 @@ import typer
 from typer.testing import CliRunner
 
 from sembridge.cli.finetune import register
+from sembridge.data import write_pairs_jsonl
 from sembridge.errors import SembridgeError
-from sembridge.training import REPORT_NAME, save_pairs_jsonl
+from sembridge.training import REPORT_NAME
 
 REPO = Path(__file__).resolve().parents[2]
 DDP_SCRIPT = Path(__file__).with_name("ddp_cli.py")
@@ -79,7 +80,7 @@ def test_two_processes_with_gloo_write_one_loadable_result(
     tmp_path: Path, splade_tiny: Path, en_pairs: list[tuple[str, str]]
 ) -> None:
     """``torchrun --nproc_per_node 2 ... finetune`` on CPU: the output is written once and loads."""
-    data = save_pairs_jsonl(en_pairs[:64], tmp_path / "pairs.jsonl")
+    data = write_pairs_jsonl(en_pairs[:64], tmp_path / "pairs.jsonl")
     out = tmp_path / "out"
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",

@@ -10,7 +10,7 @@ import torch
 
 from sembridge.errors import SembridgeError
 from sembridge.training.losses import build_loss, build_regularizer_warmup
-from sembridge.training.stats import sparsity_stats
+from sembridge.training.stats import measure_sparsity
 
 
 class FakeEncoder:
@@ -36,11 +36,11 @@ class FakeEncoder:
         return self._encode("document", texts)
 
 
-def test_sparsity_stats_by_hand() -> None:
+def test_measure_sparsity_by_hand() -> None:
     queries = torch.tensor([[1.0, 0.0, 0.0, 2.0], [0.0, 0.0, 0.0, 2.0]])
     documents = torch.tensor([[1.0, 1.0, 0.0, 0.0], [3.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 3.0]])
     model = FakeEncoder(queries, documents)
-    stats = sparsity_stats(model, ["0", "1"], ["0", "1", "2"], batch_size=2)  # type: ignore[arg-type]
+    stats = measure_sparsity(model, ["0", "1"], ["0", "1", "2"], batch_size=2)  # type: ignore[arg-type]
     assert model.training  # the training mode is restored
     # queries: active 2 and 1 -> mean 1.5; column means (0.5, 0, 0, 2) -> FLOPs 0.25 + 4 = 4.25
     assert stats.queries.active_terms_mean == 1.5 and stats.queries.active_terms_max == 2
@@ -51,6 +51,8 @@ def test_sparsity_stats_by_hand() -> None:
     assert stats.documents.flops_regularizer == pytest.approx(3.0)
     # P(q active) = (0.5, 0, 0, 1); P(d active) = (2/3, 1/3, 1/3, 1/3) -> 1/3 + 1/3 = 2/3
     assert stats.expected_flops == pytest.approx(2 / 3, abs=1e-4)
+    with pytest.raises(ValueError, match="at least one text"):
+        measure_sparsity(model, [], ["0"])  # type: ignore[arg-type]
 
 
 @pytest.mark.e2e

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import torch
 
+from sembridge.data import pairs_to_dataset, write_pairs_jsonl
 from sembridge.errors import OutputExistsError, SembridgeError
 from sembridge.training import (
     REPORT_NAME,
@@ -18,8 +19,6 @@ from sembridge.training import (
     default_checkpoint_dir,
     finetune,
     list_checkpoints,
-    pairs_to_dataset,
-    save_pairs_jsonl,
 )
 
 
@@ -157,8 +156,8 @@ def test_outputs_load_and_match_the_init_format(
         AutoTokenizer.from_pretrained(splade_tiny),
         reference,
     )
-    train = save_pairs_jsonl(en_pairs[:48], tmp_path / "pairs.jsonl")
-    evaluation = save_pairs_jsonl(en_pairs[200:216], tmp_path / "eval.jsonl")
+    train = write_pairs_jsonl(en_pairs[:48], tmp_path / "pairs.jsonl")
+    evaluation = write_pairs_jsonl(en_pairs[200:216], tmp_path / "eval.jsonl")
     out = tmp_path / "out"
     config = small(max_steps=3, query_max_length=16, save_steps=2, eval_steps=3)
     result = finetune(reference, train, out, config, eval_data=evaluation)
@@ -294,9 +293,10 @@ def test_resume_continues_from_the_saved_step(
 def test_query_and_document_lengths_apply_per_column(splade_tiny: Path) -> None:
     from sentence_transformers.sparse_encoder.data_collator import SparseEncoderDataCollator
 
-    from sembridge.training.trainer import apply_lengths, load_sparse_encoder
+    from sembridge.loading import load_sparse_encoder
+    from sembridge.training.trainer import apply_lengths
 
-    encoder = load_sparse_encoder(splade_tiny)
+    encoder = load_sparse_encoder(splade_tiny, require_splade=True)
     mapping = apply_lengths(encoder, small(max_length=24, query_max_length=8))
     collator = SparseEncoderDataCollator(preprocess_fn=encoder.preprocess, router_mapping=mapping)
     long_text = " ".join(["retrieval"] * 100)

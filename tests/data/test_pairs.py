@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from sembridge.errors import SembridgeError
-from sembridge.training.data import (
+from sembridge.data import (
     DataOptions,
     load_pairs,
     pairs_to_dataset,
-    save_pairs_jsonl,
     validate_pairs,
+    write_pairs_jsonl,
 )
+from sembridge.errors import SembridgeError
 
 
 def write_jsonl(path: Path, records: list[object]) -> Path:
@@ -247,7 +247,7 @@ def test_validate_in_memory_dataset() -> None:
 
 
 def test_save_and_reload_pairs(tmp_path: Path) -> None:
-    path = save_pairs_jsonl([("你好吗?", "我很好。", "不知道。")], tmp_path / "sub" / "p.jsonl")
+    path = write_pairs_jsonl([("你好吗?", "我很好。", "不知道。")], tmp_path / "sub" / "p.jsonl")
     assert load_pairs(path)[0] == {"query": "你好吗?", "positive": "我很好。", "negative": "不知道。"}
 
 

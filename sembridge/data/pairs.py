@@ -1,25 +1,21 @@
-"""Training pairs: read, check and normalise them into a ``datasets.Dataset``.
+"""Query/positive pairs (optionally with a hard negative): read, check and normalise them.
 
-Every loader returns a Dataset whose columns are, in this order, ``query``, ``positive`` and
-optionally ``negative`` (the order matters: the contrastive loss reads the first column as the
-query and the others as documents). All checks happen here, before any model is loaded, and a
-bad record is reported with its file, its line (or row) number and the field that is wrong:
+Every command reads pairs through :func:`read_pairs`: ``finetune`` turns them into a
+``datasets.Dataset`` (:func:`load_pairs`), ``evaluate`` and ``export`` into a retrieval set
+(:mod:`sembridge.data.retrieval`), so a pairs file that one command accepts, every command
+accepts. All checks happen here, before any model is loaded, and a bad record is reported with
+its file, its line (or row) number and the field that is wrong:
 
     pairs.jsonl line 7: field 'positive' is missing (columns: query, answer)
 
-Sources:
-
-- a file: ``.jsonl`` / ``.json`` (JSON lines or one JSON array), ``.csv``, ``.tsv`` (a header row
-  names the columns), ``.parquet``; ``.gz`` compressed JSON lines, CSV and TSV are read too;
-- a folder: every such file inside it (sorted, recursively), or a folder written by
-  ``datasets.Dataset.save_to_disk``;
-- anything else: a Hugging Face hub dataset id, read with ``datasets.load_dataset``.
+Sources: any file, folder or hub id that :func:`sembridge.data.readers.read_source` reads.
 
 Layouts:
 
 - ``pairs``: a query column and a positive column, optionally a negative column. Without
-  explicit names the first match among common names is taken (query: query, question, anchor;
-  positive: positive, answer, passage, document, pos; negative: negative, hard_negative, neg).
+  explicit names the first match of :mod:`sembridge.data.columns` is taken (query: query,
+  question, anchor; positive: positive, answer, passage, document, pos; negative: negative,
+  hard_negative, neg).
 - ``miracl``: ``query``, ``positive_passages`` and ``negative_passages``, each passage an object
   with ``title`` and ``text``, joined as "title text". The first positive and the first negative
   of each query are used; queries without any positive passage are skipped (and counted).
@@ -34,16 +30,23 @@ empty in some rows is dropped with a warning; one named explicitly is required i
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
-import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from sembridge.errors import ModelLoadError, SembridgeError
+from sembridge.data.columns import (
+    LANGUAGE_NAMES,
+    MIRACL_NEGATIVES,
+    MIRACL_POSITIVES,
+    NEGATIVE_NAMES,
+    PAIR_COLUMNS,
+    POSITIVE_NAMES,
+    QUERY_NAMES,
+    pick_column,
+)
+from sembridge.data.readers import Located, read_source
+from sembridge.errors import SembridgeError
 from sembridge.log import logger
 
 if TYPE_CHECKING:
@@ -52,29 +55,10 @@ if TYPE_CHECKING:
 Layout = Literal["auto", "pairs", "miracl", "webfaq"]
 LAYOUTS: tuple[str, ...] = ("auto", "pairs", "miracl", "webfaq")
 
-QUERY_NAMES: tuple[str, ...] = ("query", "question", "anchor")
-POSITIVE_NAMES: tuple[str, ...] = ("positive", "answer", "passage", "document", "pos")
-NEGATIVE_NAMES: tuple[str, ...] = ("negative", "hard_negative", "neg")
-LANGUAGE_NAMES: tuple[str, ...] = ("language", "lang")
-MIRACL_POSITIVES = "positive_passages"
-MIRACL_NEGATIVES = "negative_passages"
-
-DATA_SUFFIXES: tuple[str, ...] = (
-    ".jsonl",
-    ".json",
-    ".csv",
-    ".tsv",
-    ".parquet",
-    ".jsonl.gz",
-    ".csv.gz",
-    ".tsv.gz",
-)
-OUTPUT_COLUMNS: tuple[str, ...] = ("query", "positive", "negative")
-
 
 @dataclass(frozen=True)
 class DataOptions:
-    """How to read a training (or evaluation) source; the defaults fit most files.
+    """How to read pairs; the defaults fit most files.
 
     Attributes:
         layout: ``auto``, ``pairs``, ``miracl`` or ``webfaq`` (see the module docstring).
@@ -111,156 +95,79 @@ class DataOptions:
             raise SembridgeError(f"limit must be a positive integer, got {self.limit}.")
 
 
-# ----------------------------------------------------------------------------------------------
-# Reading records: (where, record) with where = "pairs.jsonl line 7" or "hub:x row 7"
+Pairs = dict[str, list[str]]
+"""Pairs as columns: ``query``, ``positive`` and, when every row has one, ``negative``."""
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.name.endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+def read_pairs(source: str | Path, options: DataOptions | None = None) -> Pairs:
+    """Read a file, folder or hub dataset into checked columns query, positive[, negative].
 
-
-def _read_json_lines(path: Path) -> Iterator[tuple[str, Any]]:
-    with _open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path.name} line {number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise SembridgeError(
-                    f"{where}: not valid JSON ({err.msg} at column {err.colno})",
-                    hint="each line must hold one JSON object",
-                ) from err
-            yield where, record
-
-
-def _read_json(path: Path) -> Iterator[tuple[str, Any]]:
-    with _open_text(path) as handle:
-        head = handle.read(4096).lstrip()
-    if not head.startswith("["):
-        yield from _read_json_lines(path)
-        return
-    try:
-        items = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise SembridgeError(
-            f"{path.name} line {err.lineno}: not valid JSON ({err.msg} at column {err.colno})"
-        ) from err
-    for number, record in enumerate(items, start=1):
-        yield f"{path.name} item {number}", record
-
-
-def _read_delimited(path: Path, delimiter: str) -> Iterator[tuple[str, Any]]:
-    with _open_text(path) as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        header: list[str] | None = None
-        for row in reader:
-            if header is None:
-                if not any(cell.strip() for cell in row):
-                    continue
-                header = [cell.strip() for cell in row]
-                continue
-            if not any(cell.strip() for cell in row):
-                continue
-            where = f"{path.name} line {reader.line_num}"
-            if len(row) > len(header):
-                raise SembridgeError(
-                    f"{where}: {len(row)} fields but the header names {len(header)} ({', '.join(header)})",
-                    hint="quote fields that contain the delimiter",
-                )
-            yield where, dict(zip(header, row, strict=False))
-
-
-def _read_parquet(path: Path) -> Iterator[tuple[str, Any]]:
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path)
-    for number, record in enumerate(table.to_pylist(), start=1):
-        yield f"{path.name} row {number}", record
-
-
-def _read_file(path: Path) -> Iterator[tuple[str, Any]]:
-    name = path.name.lower()
-    if name.endswith((".jsonl", ".jsonl.gz")):
-        return _read_json_lines(path)
-    if name.endswith(".json"):
-        return _read_json(path)
-    if name.endswith((".csv", ".csv.gz")):
-        return _read_delimited(path, ",")
-    if name.endswith((".tsv", ".tsv.gz")):
-        return _read_delimited(path, "\t")
-    if name.endswith(".parquet"):
-        return _read_parquet(path)
-    raise SembridgeError(
-        f"cannot read '{path}': unknown file type",
-        hint=f"use one of: {', '.join(DATA_SUFFIXES)}",
-    )
-
-
-def _data_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name.lower().endswith(DATA_SUFFIXES))
-
-
-def _read_dataset_rows(dataset: Any, label: str) -> Iterator[tuple[str, Any]]:
-    for number, record in enumerate(dataset, start=1):
-        yield f"{label} row {number}", record
-
-
-def _read_source(source: str | Path, options: DataOptions) -> Iterator[tuple[str, Any]]:
-    path = Path(source)
-    if path.is_file():
-        yield from _read_file(path)
-        return
-    if path.is_dir():
-        if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
-            yield from _read_dataset_rows(_load_from_disk(path, options.split), path.name)
-            return
-        files = _data_files(path)
-        if not files:
-            raise SembridgeError(
-                f"folder '{path}' holds no data files",
-                hint=f"put files ending in {', '.join(DATA_SUFFIXES)} in it",
-            )
-        for file in files:
-            yield from _read_file(file)
-        return
-    text = str(source)
-    if path.suffix.lower() in (".jsonl", ".json", ".csv", ".tsv", ".parquet", ".gz") or text.startswith(
-        (".", "/", "~")
-    ):
-        raise SembridgeError(f"data file '{source}' does not exist", hint="check the path")
-    yield from _read_dataset_rows(_load_from_hub(text, options), f"{text}[{options.split}]")
-
-
-def _load_from_disk(path: Path, split: str) -> Any:
-    from datasets import DatasetDict, load_from_disk
-
-    loaded = load_from_disk(str(path))
-    if isinstance(loaded, DatasetDict):
-        if split not in loaded:
-            raise SembridgeError(
-                f"'{path}' has no split '{split}'", hint=f"use --split with one of: {', '.join(loaded)}"
-            )
-        loaded = loaded[split]
-    return loaded
-
-
-def _load_from_hub(dataset_id: str, options: DataOptions) -> Any:
-    from datasets import load_dataset
-
+    Raises :class:`~sembridge.errors.SembridgeError` naming the file, line and field of the
+    first bad record, or when the data set is empty or lacks the needed columns.
+    """
+    options = options or DataOptions()
     config = options.config_name
     if config is None and options.layout == "webfaq" and options.language:
         config = options.language
-    try:
-        return load_dataset(dataset_id, config, split=options.split)
-    except Exception as err:  # datasets raises many types: offline, unknown id, unknown split
-        raise ModelLoadError(
-            f"could not load the data set '{dataset_id}' ({type(err).__name__}: {err})",
-            hint="pass a local JSONL/CSV/TSV/Parquet file or folder, or check the id, --split, the network",
-        ) from err
+    source_name = Path(source).name if Path(source).expanduser().exists() else str(source)
+    return collect_pairs(read_source(source, options.split, config), options, source_name)
+
+
+def load_pairs(source: str | Path, options: DataOptions | None = None) -> Dataset:
+    """:func:`read_pairs` as a ``datasets.Dataset`` with the columns query, positive[, negative]."""
+    from datasets import Dataset
+
+    return Dataset.from_dict(read_pairs(source, options))
+
+
+def has_pair_columns(record: dict[str, Any]) -> bool:
+    """True when a record has a query column and a positive column (or MIRACL positive passages)."""
+    keys = list(record)
+    positives = (*POSITIVE_NAMES, MIRACL_POSITIVES)
+    return pick_column(QUERY_NAMES, keys) is not None and pick_column(positives, keys) is not None
+
+
+def pairs_to_dataset(
+    pairs: Sequence[tuple[str, str]] | Sequence[tuple[str, str, str]], name: str = "pairs"
+) -> Dataset:
+    """Turn in-memory (query, positive[, negative]) tuples into a checked Dataset."""
+    from datasets import Dataset
+
+    records = []
+    for number, pair in enumerate(pairs, start=1):
+        if not isinstance(pair, (tuple, list)) or len(pair) not in (2, 3):
+            raise SembridgeError(
+                f"{name} item {number}: expected (query, positive[, negative]), got {pair!r:.80}"
+            )
+        records.append((f"{name} item {number}", dict(zip(PAIR_COLUMNS, pair, strict=False))))
+    options = DataOptions(
+        layout="pairs", negative_column="negative" if pairs and len(pairs[0]) == 3 else None
+    )
+    return Dataset.from_dict(collect_pairs(iter(records), options, name))
+
+
+def validate_pairs(dataset: Dataset, name: str = "dataset") -> Dataset:
+    """Check an in-memory Dataset and return it with the columns query, positive[, negative] in order."""
+    columns = list(dataset.column_names)
+    if len(dataset) == 0:
+        raise SembridgeError(f"{name}: no training pairs (the data set is empty)")
+    for needed in ("query", "positive"):
+        if needed not in columns:
+            raise SembridgeError(
+                f"{name}: column '{needed}' is missing (columns: {', '.join(columns)})",
+                hint="rename the columns to query, positive[, negative], or read the data with load_pairs",
+            )
+    keep = [c for c in PAIR_COLUMNS if c in columns]
+    dataset = dataset.select_columns(keep)
+    for column in keep:
+        for number, value in enumerate(dataset[column], start=1):
+            if not isinstance(value, str):
+                raise SembridgeError(
+                    f"{name} row {number}: field '{column}' must be text, got {type(value).__name__}"
+                )
+            if not value.strip():
+                raise SembridgeError(f"{name} row {number}: field '{column}' is empty")
+    return dataset
 
 
 # ----------------------------------------------------------------------------------------------
@@ -275,16 +182,6 @@ class _Columns:
     negative: str | None
     negative_explicit: bool
     language: str | None
-
-
-def _pick(names: Iterable[str], keys: Sequence[str]) -> str | None:
-    lowered = {key.lower(): key for key in keys}
-    for name in names:
-        if name in keys:
-            return name
-        if name.lower() in lowered:
-            return lowered[name.lower()]
-    return None
 
 
 def _resolve_columns(first: dict[str, Any], where: str, options: DataOptions, source_name: str) -> _Columns:
@@ -302,7 +199,7 @@ def _resolve_columns(first: dict[str, Any], where: str, options: DataOptions, so
                     hint=f"name an existing column with {flag}",
                 )
             return explicit
-        found = _pick(defaults, keys)
+        found = pick_column(defaults, keys)
         if found is None:
             raise SembridgeError(
                 f"{source_name}: no {role} column (looked for {', '.join(defaults)}; columns: {listed})",
@@ -331,14 +228,14 @@ def _resolve_columns(first: dict[str, Any], where: str, options: DataOptions, so
         if explicit:
             negative = required(options.negative_column, negative_defaults, "negative", "--negative-column")
         else:
-            negative = _pick(negative_defaults, keys)
+            negative = pick_column(negative_defaults, keys)
 
     language: str | None = None
     if options.language is not None:
         if options.language_column is not None:
             language = required(options.language_column, LANGUAGE_NAMES, "language", "--language-column")
         else:
-            language = _pick(LANGUAGE_NAMES, keys)
+            language = pick_column(LANGUAGE_NAMES, keys)
     if len({query, positive, negative} - {None}) < (3 if negative else 2):
         raise SembridgeError(
             f"{source_name}: the query, positive and negative columns must differ "
@@ -407,14 +304,12 @@ def _optional_negative(record: dict[str, Any], field: str, where: str, explicit:
     return _text(record, field, where)
 
 
-def _collect(records: Iterable[tuple[str, Any]], options: DataOptions, source_name: str) -> Dataset:
-    from datasets import Dataset
-
+def collect_pairs(records: Iterable[Located], options: DataOptions, source_name: str) -> Pairs:
+    """Check located records and gather them as columns query, positive[, negative]."""
     queries: list[str] = []
     positives: list[str] = []
     negatives: list[str | None] = []
     columns: _Columns | None = None
-    seen = 0
     skipped_language = 0
     skipped_no_positive = 0
     for where, record in records:
@@ -422,7 +317,6 @@ def _collect(records: Iterable[tuple[str, Any]], options: DataOptions, source_na
             raise SembridgeError(
                 f"{where}: expected an object with named fields, got {type(record).__name__}"
             )
-        seen += 1
         if columns is None:
             columns = _resolve_columns(record, where, options, source_name)
         if options.language is not None and columns.language is not None:
@@ -485,7 +379,7 @@ def _collect(records: Iterable[tuple[str, Any]], options: DataOptions, source_na
             skipped_language,
         )
 
-    data: dict[str, list[str]] = {"query": queries, "positive": positives}
+    data: Pairs = {"query": queries, "positive": positives}
     if columns.negative is not None:
         missing = sum(negative is None for negative in negatives)
         if missing == 0:
@@ -499,66 +393,4 @@ def _collect(records: Iterable[tuple[str, Any]], options: DataOptions, source_na
                 len(negatives),
             )
     logger.info("%s: %d pairs (%s)", source_name, len(queries), ", ".join(data))
-    return Dataset.from_dict(data)
-
-
-def load_pairs(source: str | Path, options: DataOptions | None = None) -> Dataset:
-    """Read a file, folder or hub dataset into a checked Dataset of query/positive[/negative].
-
-    Raises :class:`~sembridge.errors.SembridgeError` naming the file, line and field of the
-    first bad record, or when the data set is empty or lacks the needed columns.
-    """
-    options = options or DataOptions()
-    source_name = Path(source).name if Path(source).exists() else str(source)
-    return _collect(_read_source(source, options), options, source_name)
-
-
-def pairs_to_dataset(
-    pairs: Sequence[tuple[str, str]] | Sequence[tuple[str, str, str]], name: str = "pairs"
-) -> Dataset:
-    """Turn in-memory (query, positive[, negative]) tuples into a checked Dataset."""
-    records = []
-    for number, pair in enumerate(pairs, start=1):
-        if not isinstance(pair, (tuple, list)) or len(pair) not in (2, 3):
-            raise SembridgeError(
-                f"{name} item {number}: expected (query, positive[, negative]), got {pair!r:.80}"
-            )
-        records.append((f"{name} item {number}", dict(zip(OUTPUT_COLUMNS, pair, strict=False))))
-    options = DataOptions(
-        layout="pairs", negative_column="negative" if pairs and len(pairs[0]) == 3 else None
-    )
-    return _collect(iter(records), options, name)
-
-
-def validate_pairs(dataset: Dataset, name: str = "dataset") -> Dataset:
-    """Check an in-memory Dataset and return it with the columns query, positive[, negative] in order."""
-    columns = list(dataset.column_names)
-    if len(dataset) == 0:
-        raise SembridgeError(f"{name}: no training pairs (the data set is empty)")
-    for needed in ("query", "positive"):
-        if needed not in columns:
-            raise SembridgeError(
-                f"{name}: column '{needed}' is missing (columns: {', '.join(columns)})",
-                hint="rename the columns to query, positive[, negative], or read the data with load_pairs",
-            )
-    keep = [c for c in OUTPUT_COLUMNS if c in columns]
-    dataset = dataset.select_columns(keep)
-    for column in keep:
-        for number, value in enumerate(dataset[column], start=1):
-            if not isinstance(value, str):
-                raise SembridgeError(
-                    f"{name} row {number}: field '{column}' must be text, got {type(value).__name__}"
-                )
-            if not value.strip():
-                raise SembridgeError(f"{name} row {number}: field '{column}' is empty")
-    return dataset
-
-
-def save_pairs_jsonl(pairs: Iterable[tuple[str, ...]], path: str | Path) -> Path:
-    """Write (query, positive[, negative]) tuples as JSON lines with those field names."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        for pair in pairs:
-            handle.write(json.dumps(dict(zip(OUTPUT_COLUMNS, pair, strict=False)), ensure_ascii=False) + "\n")
-    return path
+    return data

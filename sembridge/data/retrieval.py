@@ -12,8 +12,9 @@ Four layouts are read from local paths, and hub data set ids go through the ``da
   ``text``), ``<split>/queries.jsonl`` (``query_id``, ``text``) and ``<split>/qrels`` (TREC
   qrels); the splits are ``training`` (``train`` is accepted) and ``test``. The hub's
   ``PaDaS-Lab/webfaq-retrieval`` files of one language follow the beir layout.
-- **pairs**: a JSONL file of ``{"query": ..., "positive": ...}`` lines (``anchor`` is accepted
-  for ``query``). The corpus is every distinct positive; each query's own positives are
+- **pairs**: query/positive pairs, read exactly as ``sembridge finetune`` reads them
+  (:mod:`sembridge.data.pairs`: JSONL, JSON, CSV, TSV, Parquet, ``.gz``, folders, the same
+  column names). The corpus is every distinct positive; each query's own positives are
   relevant. Identical texts share one id, so a reply given to two prompts is one document.
 - **hub ids** (``owner/name`` or ``owner/name:subset``, when no local path has that name): the
   ``corpus``/``queries``/``qrels`` configs of the BEIR/MTEB convention, or
@@ -22,30 +23,34 @@ Four layouts are read from local paths, and hub data set ids go through the ``da
 
 Every loader ends in :func:`validate_dataset`: qrels naming unknown queries or documents are
 counted and refused (or dropped with ``drop_unknown=True``), and empty corpora are refused.
+:func:`load_corpus` and :func:`load_queries` read one side alone (for ``sembridge export``).
 """
 
 from __future__ import annotations
 
-import gzip
-import json
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sembridge.errors import ModelLoadError, SembridgeError
+from sembridge.data.columns import (
+    DOC_ID_NAMES,
+    QRELS_NAMES,
+    QUERY_ID_NAMES,
+    QUERY_TEXT_NAMES,
+    document_text,
+    pick_column,
+    pick_value,
+)
+from sembridge.data.hub import is_hub_id, load_hub_config
+from sembridge.data.pairs import DataOptions, has_pair_columns, read_pairs
+from sembridge.data.readers import data_files, first_record, is_data_file, is_saved_dataset, read_file
+from sembridge.data.trec import read_qrels, read_topics
+from sembridge.errors import SembridgeError
 from sembridge.log import logger
 
 DataFormat = Literal["auto", "beir", "miracl", "webfaq", "pairs", "hub"]
 DATA_FORMATS: tuple[str, ...] = ("auto", "beir", "miracl", "webfaq", "pairs", "hub")
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(:[\w./-]+)?$")
-_DOC_ID_KEYS = ("_id", "docid", "doc_id", "id")
-_QUERY_ID_KEYS = ("_id", "query_id", "qid", "id")
-_QUERY_TEXT_KEYS = ("text", "query", "title")
-_PAIR_QUERY_KEYS = ("query", "anchor", "question")
-_PAIR_POSITIVE_KEYS = ("positive", "answer", "document")
 
 
 @dataclass
@@ -86,25 +91,27 @@ def load_retrieval_data(
     data_format: DataFormat | str = "auto",
     drop_unknown: bool = False,
 ) -> RetrievalDataset:
-    """Load and validate a retrieval data set from a local folder, a pairs JSONL file or a hub id."""
+    """Load and validate a retrieval data set from a local folder, a pairs file or a hub id."""
     if data_format not in DATA_FORMATS:
         raise SembridgeError(
             f"unknown data format '{data_format}'", hint=f"use one of: {', '.join(DATA_FORMATS)}"
         )
     text = str(source)
     path = Path(text).expanduser()
-    if data_format == "hub" or (data_format == "auto" and not path.exists() and _HUB_ID.match(text)):
+    if data_format == "hub" or (data_format == "auto" and is_hub_id(text)):
         dataset = load_hub_dataset(text, split)
+    elif data_format == "pairs":
+        dataset = load_pairs_data(source, split)
     elif not path.exists():
         raise SembridgeError(
             f"data source '{text}' does not exist",
-            hint="pass a BEIR/MIRACL/WebFAQ folder, a JSONL of query/positive pairs, or a hub id owner/name",
+            hint="pass a BEIR/MIRACL/WebFAQ folder, a file of query/positive pairs, or a hub id owner/name",
         )
     else:
         fmt = detect_format(path) if data_format == "auto" else data_format
         loader = {"beir": load_beir, "miracl": load_miracl, "webfaq": load_webfaq}.get(fmt)
         if fmt == "pairs":
-            dataset = load_pairs_jsonl(path)
+            dataset = load_pairs_data(path, split)
         elif loader is not None:
             if not path.is_dir():
                 raise SembridgeError(f"the {fmt} layout needs a folder, but '{path}' is a file")
@@ -117,11 +124,12 @@ def load_retrieval_data(
 def detect_format(path: Path) -> str:
     """Name the layout of a local data source: beir, miracl, webfaq or pairs."""
     if path.is_file():
-        if _is_jsonl(path):
+        if is_data_file(path):
             return "pairs"
         raise SembridgeError(
             f"cannot tell the layout of file '{path}'",
-            hint="a single file must be a JSONL of query/positive pairs (.jsonl or .jsonl.gz)",
+            hint="a single file must hold query/positive pairs (.jsonl, .json, .csv, .tsv, .parquet, "
+            "optionally .gz)",
         )
     if (path / "topics").is_dir() and (path / "qrels").is_dir():
         return "miracl"
@@ -129,10 +137,13 @@ def detect_format(path: Path) -> str:
         return "webfaq"
     if _first_existing(path, "corpus.jsonl") is not None:
         return "beir"
+    if is_saved_dataset(path) or data_files(path):
+        return "pairs"
     raise SembridgeError(
         f"'{path}' is not a known data layout",
-        hint="expected corpus.jsonl + queries.jsonl + qrels/<split>.tsv (BEIR), topics/ + qrels/ (MIRACL) "
-        "or documents.jsonl + <split>/ (WebFAQ); see `sembridge evaluate --help`",
+        hint="expected corpus.jsonl + queries.jsonl + qrels/<split>.tsv (BEIR), topics/ + qrels/ (MIRACL), "
+        "documents.jsonl + <split>/ (WebFAQ) or files of query/positive pairs; "
+        "see `sembridge evaluate --help`",
     )
 
 
@@ -159,8 +170,8 @@ def load_beir(folder: Path, split: str = "test") -> RetrievalDataset:
             hint=f"pass the split that exists with --split (found: {_available_splits(folder) or 'none'})",
         )
     return RetrievalDataset(
-        corpus=read_corpus_jsonl(corpus_file),
-        queries=read_queries_jsonl(queries_file),
+        corpus=read_corpus(corpus_file),
+        queries=read_queries(queries_file),
         qrels=read_qrels(qrels_file),
         name=folder.name,
         source=str(folder),
@@ -179,21 +190,10 @@ def load_miracl(folder: Path, split: str = "dev") -> RetrievalDataset:
             f"no MIRACL topics/qrels for split '{split}' in '{folder}'",
             hint=f"pass an existing split with --split (topics found: {', '.join(found) or 'none'})",
         )
-    corpus_files = sorted(
-        {*folder.rglob("docs-*.jsonl"), *folder.rglob("docs-*.jsonl.gz")}
-        | {*(folder / "corpus").glob("*.jsonl"), *(folder / "corpus").glob("*.jsonl.gz")}
-    )
-    if not corpus_files:
-        raise SembridgeError(
-            f"no MIRACL corpus files in '{folder}'",
-            hint="put the miracl-corpus docs-*.jsonl.gz files (or corpus/*.jsonl) inside the folder",
-        )
-    corpus: dict[str, str] = {}
-    for file in corpus_files:
-        _merge_unique(corpus, read_corpus_jsonl(file), file)
+    corpus = _miracl_corpus(folder)
     queries: dict[str, str] = {}
     for file in topics:
-        _merge_unique(queries, read_topics_tsv(file), file)
+        _merge_unique(queries, read_topics(file), file)
     qrels: dict[str, dict[str, int]] = {}
     for file in qrels_files:
         for qid, docs in read_qrels(file).items():
@@ -218,8 +218,8 @@ def load_webfaq(folder: Path, split: str = "test") -> RetrievalDataset:
     if qrels_file is None:
         raise SembridgeError(f"no qrels file in '{split_dir}'", hint="expected <split>/qrels in TREC format")
     return RetrievalDataset(
-        corpus=read_corpus_jsonl(_require(folder, "documents.jsonl", "WebFAQ documents")),
-        queries=read_queries_jsonl(_require(split_dir, "queries.jsonl", "WebFAQ queries")),
+        corpus=read_corpus(_require(folder, "documents.jsonl", "WebFAQ documents")),
+        queries=read_queries(_require(split_dir, "queries.jsonl", "WebFAQ queries")),
         qrels=read_qrels(qrels_file),
         name=folder.name,
         source=str(folder),
@@ -228,20 +228,19 @@ def load_webfaq(folder: Path, split: str = "test") -> RetrievalDataset:
     )
 
 
-def load_pairs_jsonl(path: Path) -> RetrievalDataset:
-    """A JSONL of query/positive pairs: the corpus is every distinct positive."""
-    pairs: list[tuple[str, str]] = []
-    for line_no, record in _read_jsonl(path):
-        query = _pick(record, _PAIR_QUERY_KEYS)
-        positive = _pick(record, _PAIR_POSITIVE_KEYS)
-        if not isinstance(query, str) or not isinstance(positive, str):
-            raise SembridgeError(
-                f"line {line_no} of '{path}' is not a query/positive pair",
-                hint='each line must be {"query": "...", "positive": "..."}',
-            )
-        pairs.append((query, positive))
-    dataset = pairs_dataset(pairs, name=path.stem)
-    dataset.source, dataset.format = str(path), "pairs"
+def load_pairs_data(
+    source: str | Path, split: str = "test", options: DataOptions | None = None
+) -> RetrievalDataset:
+    """Query/positive pairs read as ``sembridge finetune`` reads them; the corpus is every distinct positive.
+
+    ``options`` (default: automatic columns, negatives unused) names columns and layout; ``split``
+    picks the split of a hub or ``save_to_disk`` source when ``options`` is not given.
+    """
+    options = options or DataOptions(negatives=False, split=split)
+    pairs = read_pairs(source, options)
+    name = Path(source).stem if Path(source).expanduser().exists() else str(source)
+    dataset = pairs_dataset(zip(pairs["query"], pairs["positive"], strict=True), name=name)
+    dataset.source, dataset.format = str(source), "pairs"
     return dataset
 
 
@@ -271,63 +270,13 @@ def pairs_dataset(pairs: Iterable[tuple[str, str]], name: str = "pairs") -> Retr
     return RetrievalDataset(corpus, queries, qrels, name=name, source=name, format="pairs", split="all")
 
 
-def write_pairs_jsonl(pairs: Iterable[tuple[str, str]], path: str | Path) -> Path:
-    """Write (query, positive) pairs as the JSONL that ``sembridge evaluate --data`` reads."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as out:
-        for query, positive in pairs:
-            out.write(json.dumps({"query": query, "positive": positive}, ensure_ascii=False) + "\n")
-    return path
-
-
-def save_beir(dataset: RetrievalDataset, folder: str | Path, split: str = "test") -> Path:
-    """Write a data set in the BEIR layout (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)."""
-    folder = Path(folder)
-    (folder / "qrels").mkdir(parents=True, exist_ok=True)
-    with (folder / "corpus.jsonl").open("w", encoding="utf-8") as out:
-        for doc_id, text in dataset.corpus.items():
-            out.write(json.dumps({"_id": doc_id, "title": "", "text": text}, ensure_ascii=False) + "\n")
-    with (folder / "queries.jsonl").open("w", encoding="utf-8") as out:
-        for query_id, text in dataset.queries.items():
-            out.write(json.dumps({"_id": query_id, "text": text}, ensure_ascii=False) + "\n")
-    with (folder / "qrels" / f"{split}.tsv").open("w", encoding="utf-8") as out:
-        out.write("query-id\tcorpus-id\tscore\n")
-        for query_id, docs in dataset.qrels.items():
-            for doc_id, grade in docs.items():
-                out.write(f"{query_id}\t{doc_id}\t{grade}\n")
-    return folder
-
-
-# --------------------------------------------------------------------------------------------
-# Hub
-
-
 def load_hub_dataset(hub_id: str, split: str = "test") -> RetrievalDataset:
     """Load ``owner/name[:subset]`` through ``datasets.load_dataset`` (BEIR/MTEB config names)."""
-    try:
-        import datasets  # noqa: F401
-    except ImportError as err:
-        raise ModelLoadError(
-            f"'{hub_id}' is not a local file or folder, and reading it as a hub data set needs the "
-            "'datasets' package, which is not installed",
-            hint="pip install datasets (the hub must be reachable), "
-            "or download the data and pass the local folder",
-        ) from err
-    from datasets import load_dataset
-
     repo, _, subset = hub_id.partition(":")
     prefix = f"{subset}-" if subset else ""
 
     def load(config: str, wanted: str | None) -> Any:
-        try:
-            loaded = load_dataset(repo, config)
-        except Exception as err:  # network, missing config, ...
-            raise ModelLoadError(
-                f"could not load config '{config}' of hub data set '{repo}': {err}",
-                hint="is the hub reachable (HF_HUB_OFFLINE unset)? "
-                "Otherwise download the data and pass the local folder",
-            ) from err
+        loaded = load_hub_config(hub_id, config)
         names = list(loaded.keys())
         if wanted is not None and wanted in loaded:
             return loaded[wanted]
@@ -340,16 +289,16 @@ def load_hub_dataset(hub_id: str, split: str = "test") -> RetrievalDataset:
 
     corpus_rows = load(f"{prefix}corpus", None)
     query_rows = load(f"{prefix}queries", split)
-    qrels_config = f"{prefix}qrels" if subset else "default"
-    qrel_rows = load(qrels_config, split)
-    corpus = {}
-    for row in corpus_rows:
-        doc_id = _pick(row, _DOC_ID_KEYS)
-        corpus[str(doc_id)] = _doc_text(row)
-    queries = {str(_pick(row, _QUERY_ID_KEYS)): str(_pick(row, _QUERY_TEXT_KEYS) or "") for row in query_rows}
+    qrel_rows = load(f"{prefix}qrels" if subset else "default", split)
+    corpus = {str(pick_value(row, DOC_ID_NAMES)): document_text(row) for row in corpus_rows}
+    queries = {
+        str(pick_value(row, QUERY_ID_NAMES)): str(pick_value(row, QUERY_TEXT_NAMES) or "")
+        for row in query_rows
+    }
+    query_key, doc_key, score_key = QRELS_NAMES
     qrels: dict[str, dict[str, int]] = {}
     for row in qrel_rows:
-        qrels.setdefault(str(row["query-id"]), {})[str(row["corpus-id"])] = int(row["score"])
+        qrels.setdefault(str(row[query_key]), {})[str(row[doc_key])] = int(row[score_key])
     return RetrievalDataset(corpus, queries, qrels, hub_id, hub_id, "hub", split)
 
 
@@ -415,152 +364,126 @@ def validate_dataset(dataset: RetrievalDataset, drop_unknown: bool = False) -> R
 
 
 # --------------------------------------------------------------------------------------------
-# File readers
+# Corpus and queries files
 
 
-def read_corpus_jsonl(path: Path) -> dict[str, str]:
+def read_corpus(path: Path) -> dict[str, str]:
     """Documents keyed by ``_id``/``docid``/``doc_id``/``id``; text: ``title`` + ``text``, or ``contents``."""
     corpus: dict[str, str] = {}
-    for line_no, record in _read_jsonl(path):
-        doc_id = _pick(record, _DOC_ID_KEYS)
+    for where, record in read_file(path):
+        doc_id = pick_value(record, DOC_ID_NAMES) if isinstance(record, dict) else None
         if doc_id is None:
             raise SembridgeError(
-                f"line {line_no} of '{path}' has no document id",
-                hint=f"each line needs one of the keys {', '.join(_DOC_ID_KEYS)}",
+                f"{where}: no document id",
+                hint=f"each record needs one of the keys {', '.join(DOC_ID_NAMES)}",
             )
         doc_id = str(doc_id)
         if doc_id in corpus:
-            raise SembridgeError(
-                f"document id '{doc_id}' appears twice in '{path}' (again on line {line_no})"
-            )
-        corpus[doc_id] = _doc_text(record)
+            raise SembridgeError(f"document id '{doc_id}' appears twice in '{path}' (again at {where})")
+        corpus[doc_id] = document_text(record)
     return corpus
 
 
-def read_queries_jsonl(path: Path) -> dict[str, str]:
-    """Queries keyed by ``_id``/``query_id``/``qid``/``id`` with ``text`` (or ``query``)."""
+def read_queries(path: Path) -> dict[str, str]:
+    """Queries keyed by ``_id``/``query_id``/``qid``/``id`` with ``text`` (or ``query``, ``question``)."""
     queries: dict[str, str] = {}
-    for line_no, record in _read_jsonl(path):
-        query_id = _pick(record, _QUERY_ID_KEYS)
-        text = _pick(record, _QUERY_TEXT_KEYS)
+    for where, record in read_file(path):
+        query_id = pick_value(record, QUERY_ID_NAMES) if isinstance(record, dict) else None
+        text = pick_value(record, QUERY_TEXT_NAMES) if isinstance(record, dict) else None
         if query_id is None or not isinstance(text, str):
             raise SembridgeError(
-                f"line {line_no} of '{path}' is not a query",
-                hint='each line must be like {"_id": "q1", "text": "..."}',
+                f"{where}: not a query", hint='each record must be like {"_id": "q1", "text": "..."}'
             )
         query_id = str(query_id)
         if query_id in queries:
-            raise SembridgeError(f"query id '{query_id}' appears twice in '{path}' (again on line {line_no})")
+            raise SembridgeError(f"query id '{query_id}' appears twice in '{path}' (again at {where})")
         queries[query_id] = text
     return queries
 
 
-def read_topics_tsv(path: Path) -> dict[str, str]:
-    """MIRACL topics: ``qid<TAB>query`` per line."""
-    queries: dict[str, str] = {}
-    for line_no, line in enumerate(_open_text(path), start=1):
-        line = line.rstrip("\n")
-        if not line.strip():
-            continue
-        qid, sep, text = line.partition("\t")
-        if not sep:
-            raise SembridgeError(f"line {line_no} of '{path}' is not 'qid<TAB>query'")
-        if qid in queries:
-            raise SembridgeError(f"query id '{qid}' appears twice in '{path}' (again on line {line_no})")
-        queries[qid] = text
-    return queries
-
-
-def read_qrels(path: Path) -> dict[str, dict[str, int]]:
-    """Qrels as TREC (``qid Q0 docid grade``), BEIR TSV (``query-id corpus-id score``) or JSONL."""
-    qrels: dict[str, dict[str, int]] = {}
-    if _is_jsonl(path):
-        for line_no, record in _read_jsonl(path):
-            try:
-                qid, did, grade = record["query-id"], record["corpus-id"], record["score"]
-                qrels.setdefault(str(qid), {})[str(did)] = int(grade)
-            except (KeyError, TypeError, ValueError) as err:
-                raise SembridgeError(
-                    f"line {line_no} of '{path}' is not a judgement",
-                    hint='each line must be like {"query-id": "q1", "corpus-id": "d1", "score": 1}',
-                ) from err
-        return qrels
-    for line_no, line in enumerate(_open_text(path), start=1):
-        fields = line.split()
-        if not fields:
-            continue
-        if line_no == 1 and len(fields) in (3, 4) and not _is_int(fields[-1]):
-            continue  # a header such as "query-id corpus-id score"
-        if len(fields) == 4:
-            qid, _, did, grade = fields
-        elif len(fields) == 3:
-            qid, did, grade = fields
-        else:
-            raise SembridgeError(
-                f"line {line_no} of '{path}' is not a judgement",
-                hint="expected 'qid Q0 docid grade' (TREC) or 'query-id<TAB>corpus-id<TAB>score' (BEIR)",
-            )
-        if not _is_int(grade):
-            raise SembridgeError(f"line {line_no} of '{path}': relevance '{grade}' is not a number")
-        qrels.setdefault(qid, {})[did] = int(float(grade))
-    return qrels
-
-
-def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    for line_no, line in enumerate(_open_text(path), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise SembridgeError(f"line {line_no} of '{path}' is not valid JSON: {err.msg}") from err
-        if not isinstance(record, dict):
-            raise SembridgeError(f"line {line_no} of '{path}' is not a JSON object")
-        yield line_no, record
-
-
-def _open_text(path: Path) -> Iterator[str]:
-    try:
-        opener = gzip.open if path.name.endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8") as handle:
-            yield from handle
-    except (OSError, UnicodeDecodeError, EOFError) as err:
+def load_corpus(source: str | Path) -> dict[str, str]:
+    """Only the documents of a source: a corpus file, a pairs file (its positives) or a data folder."""
+    path = Path(source).expanduser()
+    if not path.exists():
         raise SembridgeError(
-            f"cannot read '{path}': {err}", hint="check that the file is UTF-8 text"
-        ) from err
+            f"corpus '{source}' does not exist",
+            hint="pass a corpus.jsonl file, a pairs file or a data folder",
+        )
+    if path.is_dir():
+        fmt = detect_format(path)
+        if fmt == "beir":
+            corpus = read_corpus(_require(path, "corpus.jsonl", "BEIR corpus"))
+        elif fmt == "webfaq":
+            corpus = read_corpus(_require(path, "documents.jsonl", "WebFAQ documents"))
+        elif fmt == "miracl":
+            corpus = _miracl_corpus(path, required=False)
+        else:
+            corpus = load_pairs_data(path).corpus
+    elif _holds_pairs(path):
+        corpus = load_pairs_data(path).corpus
+    elif is_data_file(path):
+        corpus = read_corpus(path)
+    else:
+        raise SembridgeError(
+            f"cannot read a corpus from '{path}'",
+            hint="pass a .jsonl corpus (one document per line), a pairs file or a data folder",
+        )
+    if not corpus:
+        raise SembridgeError(f"the corpus of '{source}' is empty", hint="check the corpus file")
+    return corpus
+
+
+def load_queries(source: str | Path) -> dict[str, str]:
+    """Only the queries of a source: a queries file, a pairs file or a topics file (``qid<TAB>text``)."""
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise SembridgeError(
+            f"queries file '{source}' does not exist",
+            hint="pass a queries.jsonl, a pairs file or a topics .tsv",
+        )
+    first = first_record(path) if is_data_file(path) else None
+    topics = path.name.lower().endswith((".tsv", ".tsv.gz")) and not _has_query_columns(first)
+    if first is not None and has_pair_columns(first):
+        queries = load_pairs_data(path).queries
+    elif is_data_file(path) and not topics:
+        queries = read_queries(path)
+    else:
+        queries = read_topics(path)
+    if not queries:
+        raise SembridgeError(f"'{source}' holds no query")
+    return queries
 
 
 # --------------------------------------------------------------------------------------------
 # Helpers
 
 
-def _doc_text(record: dict[str, Any]) -> str:
-    if isinstance(record.get("contents"), str):
-        return record["contents"]
-    title = record.get("title") or ""
-    text = record.get("text") or ""
-    if isinstance(text, dict):  # some MTEB sets nest {"title", "text"}
-        title, text = text.get("title") or title, text.get("text") or ""
-    return f"{title} {text}".strip() if title else str(text)
+def _holds_pairs(path: Path) -> bool:
+    first = first_record(path) if is_data_file(path) else None
+    return first is not None and has_pair_columns(first)
 
 
-def _pick(record: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        if key in record and record[key] is not None:
-            return record[key]
-    return None
-
-
-def _is_jsonl(path: Path) -> bool:
-    return path.name.endswith((".jsonl", ".jsonl.gz"))
-
-
-def _is_int(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
+def _has_query_columns(record: dict[str, Any] | None) -> bool:
+    if record is None:
         return False
-    return True
+    keys = list(record)
+    return pick_column(QUERY_ID_NAMES, keys) is not None and pick_column(QUERY_TEXT_NAMES, keys) is not None
+
+
+def _miracl_corpus(folder: Path, required: bool = True) -> dict[str, str]:
+    files = sorted(
+        {*folder.rglob("docs-*.jsonl"), *folder.rglob("docs-*.jsonl.gz")}
+        | {*(folder / "corpus").glob("*.jsonl"), *(folder / "corpus").glob("*.jsonl.gz")}
+    )
+    if not files and required:
+        raise SembridgeError(
+            f"no MIRACL corpus files in '{folder}'",
+            hint="put the miracl-corpus docs-*.jsonl.gz files (or corpus/*.jsonl) inside the folder",
+        )
+    corpus: dict[str, str] = {}
+    for file in files:
+        _merge_unique(corpus, read_corpus(file), file)
+    return corpus
 
 
 def _first_existing(folder: Path, name: str) -> Path | None:
@@ -594,62 +517,3 @@ def _merge_unique(into: dict[str, str], new: dict[str, str], file: Path) -> None
 def _examples(ids: list[str], n: int = 3) -> str:
     shown = ", ".join(f"'{i}'" for i in ids[:n])
     return shown + (", ..." if len(ids) > n else "")
-
-
-# --------------------------------------------------------------------------------------------
-# Corpus or queries alone (for export)
-
-
-def load_corpus(source: str | Path) -> dict[str, str]:
-    """Only the documents of a source: a corpus JSONL, a pairs JSONL (its positives) or a data folder."""
-    path = Path(source).expanduser()
-    if not path.exists():
-        raise SembridgeError(
-            f"corpus '{source}' does not exist", hint="pass a corpus.jsonl file or a data folder"
-        )
-    if path.is_dir():
-        fmt = detect_format(path)
-        if fmt == "beir":
-            corpus = read_corpus_jsonl(_require(path, "corpus.jsonl", "BEIR corpus"))
-        elif fmt == "webfaq":
-            corpus = read_corpus_jsonl(_require(path, "documents.jsonl", "WebFAQ documents"))
-        else:  # miracl
-            files = sorted({*path.rglob("docs-*.jsonl"), *path.rglob("docs-*.jsonl.gz")})
-            files += sorted({*(path / "corpus").glob("*.jsonl"), *(path / "corpus").glob("*.jsonl.gz")})
-            corpus = {}
-            for file in files:
-                _merge_unique(corpus, read_corpus_jsonl(file), file)
-    elif _is_jsonl(path) and _looks_like_pairs(path):
-        corpus = load_pairs_jsonl(path).corpus
-    elif _is_jsonl(path):
-        corpus = read_corpus_jsonl(path)
-    else:
-        raise SembridgeError(
-            f"cannot read a corpus from '{path}'",
-            hint="pass a .jsonl corpus (one document per line) or a data folder",
-        )
-    if not corpus:
-        raise SembridgeError(f"the corpus of '{source}' is empty", hint="check the corpus file")
-    return corpus
-
-
-def load_queries(source: str | Path) -> dict[str, str]:
-    """Only the queries of a source: queries JSONL, topics TSV (``qid<TAB>text``) or a pairs JSONL."""
-    path = Path(source).expanduser()
-    if not path.is_file():
-        raise SembridgeError(
-            f"queries file '{source}' does not exist", hint="pass a queries.jsonl or topics .tsv"
-        )
-    if _is_jsonl(path):
-        queries = load_pairs_jsonl(path).queries if _looks_like_pairs(path) else read_queries_jsonl(path)
-    else:
-        queries = read_topics_tsv(path)
-    if not queries:
-        raise SembridgeError(f"'{source}' holds no query")
-    return queries
-
-
-def _looks_like_pairs(path: Path) -> bool:
-    for _, record in _read_jsonl(path):
-        return _pick(record, _PAIR_QUERY_KEYS) is not None and _pick(record, _PAIR_POSITIVE_KEYS) is not None
-    return False

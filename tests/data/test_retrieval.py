@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sembridge.errors import ModelLoadError, SembridgeError
-from sembridge.evaluation.data import (
+from sembridge.data import (
     RetrievalDataset,
     detect_format,
     load_corpus,
@@ -21,6 +20,7 @@ from sembridge.evaluation.data import (
     save_beir,
     write_pairs_jsonl,
 )
+from sembridge.errors import ModelLoadError, SembridgeError
 
 PAIRS = [
     ("what is the capital of france", "paris is the capital of france"),
@@ -137,14 +137,14 @@ def test_empty_corpus_duplicates_and_bad_lines(tmp_path):
     with pytest.raises(SembridgeError, match="corpus of .* is empty"):
         load_retrieval_data(folder)
     write_jsonl(folder / "corpus.jsonl", [{"_id": "d1", "text": "a"}, {"_id": "d1", "text": "b"}])
-    with pytest.raises(SembridgeError, match="document id 'd1' appears twice .* line 2"):
+    with pytest.raises(SembridgeError, match="document id 'd1' appears twice .* corpus.jsonl line 2"):
         load_retrieval_data(folder)
     (folder / "corpus.jsonl").write_text('{"_id": "d1", "text": "a"}\n{oops\n')
-    with pytest.raises(SembridgeError, match="line 2 of .* is not valid JSON"):
+    with pytest.raises(SembridgeError, match="^corpus.jsonl line 2: not valid JSON"):
         load_retrieval_data(folder)
     (folder / "corpus.jsonl").write_text('{"_id": "d1", "text": "a"}\n')
     (folder / "qrels" / "test.tsv").write_text("q1\td1\n")
-    with pytest.raises(SembridgeError, match="line 1 of .* is not a judgement"):
+    with pytest.raises(SembridgeError, match="^test.tsv line 1: not a judgement"):
         load_retrieval_data(folder)
     (folder / "qrels" / "test.tsv").write_text("q1\td1\t0\n")
     with pytest.raises(SembridgeError, match="mark no document relevant"):

@@ -1,0 +1,335 @@
+"""Quality: does SemBridge's initialisation give a better retriever, before and after fine-tuning?
+
+For each language, the same source (the real English SPLADE-tiny), the same target tokenizer
+(a WordPiece of 8,000 pieces trained on the language's word frequencies), the same training pairs,
+budget and seed for every initialisation:
+
+- ``sembridge``: SemBridge with the bridge's prompt (multilingual-e5-small, 'query: ', alpha 4);
+- ``sembridge-no-prompt``: the same with no prompt before each token;
+- ``mean``, ``random``: the paper's simplest baselines;
+- ``focus``: FOCUS, with fastText trained on the language's training text.
+
+Each initialisation is evaluated on the language's test set (BEIR layout, built by
+``make data`` from real text; see README "Training and test data") at step 0 and at several points
+of training (a trainer callback evaluates the model in place; nothing is chosen by these figures).
+BM25 (on the same tokenizer's pieces) and the dense bridge are the reference rows.
+
+    python benchmarks/bench_quality.py                  # all five languages (long: see README "Quality")
+    python benchmarks/bench_quality.py --quick          # one language, a short run: a few minutes
+    python benchmarks/bench_quality.py --langs ru ko --steps 400 --plot-dir quality-out
+
+The training settings are those of the small model on a CPU (stated in the output and the
+README). They were chosen on a development split carved out of the Russian *training* pairs
+(``--dev``), never on a test set.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from common import apply_threads, base_parser, console, header, quiet_libraries, table, write_figures
+
+LANGUAGES = ("ar", "zh", "hi", "ko", "ru")
+INITS = ("sembridge", "sembridge-no-prompt", "mean", "random", "focus")
+METRIC = "nDCG@10"
+
+# Training settings of the small offline model (2 layers, hidden 128) on a CPU. The paper's
+# settings (lr 2e-5, batch 64, length 512, one epoch, bf16) are the defaults of
+# `sembridge finetune`, for BERT-base models on a GPU; these were chosen on the Russian dev split.
+SMALL_MODEL = {
+    "steps": 300,
+    "batch_size": 32,
+    "learning_rate": 3e-4,
+    "query_max_length": 32,
+    "doc_max_length": 128,
+    "query_reg": 1e-3,
+    "doc_reg": 1e-3,
+    "warmup_ratio": 0.1,
+    "seed": 42,
+}
+QUICK = {"steps": 30, "test_queries": 60, "train_pairs": 1000}
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Any:
+    parser = base_parser(__doc__.splitlines()[0], device=True)
+    parser.add_argument(
+        "--langs", nargs="+", choices=LANGUAGES, default=None, help="languages (default: all)"
+    )
+    parser.add_argument("--inits", nargs="+", choices=INITS, default=list(INITS), help="initialisations")
+    parser.add_argument(
+        "--steps", type=int, default=None, help=f"training steps (default {SMALL_MODEL['steps']})"
+    )
+    parser.add_argument("--points", type=int, default=4, help="evaluation points after step 0 (default 4)")
+    parser.add_argument("--lr", type=float, default=SMALL_MODEL["learning_rate"], help="peak learning rate")
+    parser.add_argument(
+        "--query-reg", type=float, default=SMALL_MODEL["query_reg"], help="FLOPs weight, queries"
+    )
+    parser.add_argument(
+        "--doc-reg", type=float, default=SMALL_MODEL["doc_reg"], help="FLOPs weight, documents"
+    )
+    parser.add_argument("--batch-size", type=int, default=SMALL_MODEL["batch_size"])
+    parser.add_argument("--seed", type=int, default=SMALL_MODEL["seed"])
+    parser.add_argument(
+        "--dev",
+        action="store_true",
+        help="evaluate on a dev split of the training pairs (10%%, held out from training) instead of "
+        "the test set: what the small model's settings were chosen on",
+    )
+    parser.add_argument("--no-baselines", action="store_true", help="skip the BM25 and dense rows")
+    parser.add_argument(
+        "--plot-dir", type=Path, default=None, help="write one learning-curve PNG per language"
+    )
+    parser.add_argument(
+        "--work-dir", type=Path, default=None, help="keep the models here (default: a temp dir)"
+    )
+    return parser.parse_args(argv)
+
+
+# ----------------------------------------------------------------------------------------------
+# Data
+
+
+def load_language(lang: str, quick: bool, dev: bool, seed: int) -> tuple[Any, Any, Path]:
+    """(training pairs as a Dataset, the evaluation RetrievalDataset, the training text file)."""
+    from datasets import Dataset
+
+    from offline_assets.corpora import build_language
+    from sembridge.data import load_pairs, load_retrieval_data, pairs_dataset
+
+    folder = build_language(lang)
+    train = load_pairs(folder / "train.jsonl")
+    pairs = list(zip(train["query"], train["positive"], strict=True))
+    if dev:
+        # A dev split held out from the training pairs: what the settings are chosen on.
+        order = list(range(len(pairs)))
+        random.Random(seed).shuffle(order)
+        cut = max(1, len(pairs) // 10)
+        evaluation = pairs_dataset([pairs[i] for i in order[:cut]], name=f"{lang}-dev")
+        pairs = [pairs[i] for i in order[cut:]]
+    else:
+        evaluation = load_retrieval_data(folder / "test", split="test")
+    if quick:
+        pairs = pairs[: QUICK["train_pairs"]]
+        evaluation = _subsample(evaluation, QUICK["test_queries"], seed)
+    text_file = Path(tempfile.mkdtemp(prefix=f"quality-{lang}-")) / "train.txt"
+    text_file.write_text("\n".join(p for pair in pairs for p in pair) + "\n", encoding="utf-8")
+    dataset = Dataset.from_dict({"query": [q for q, _ in pairs], "positive": [p for _, p in pairs]})
+    return dataset, evaluation, text_file
+
+
+def _subsample(data: Any, queries: int, seed: int) -> Any:
+    """Keep ``queries`` queries; the corpus is kept whole (a smaller test, the same task)."""
+    from sembridge.data import RetrievalDataset
+
+    keep = sorted(data.qrels)
+    random.Random(seed).shuffle(keep)
+    keep = sorted(keep[:queries])
+    return RetrievalDataset(
+        corpus=data.corpus,
+        queries={q: data.queries[q] for q in keep},
+        qrels={q: data.qrels[q] for q in keep},
+        name=data.name,
+        source=data.source,
+        format=data.format,
+        split=data.split,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Models
+
+
+def init_model(name: str, lang: str, text_file: Path, out: Path, seed: int) -> Path:
+    from offline_assets import e5_small_path, splade_tiny_path, wordpiece_tokenizer_path
+    from sembridge.initialize import InitConfig, initialize
+
+    method, options = {
+        "sembridge": ("sembridge", {"alpha": 4.0, "bridge": str(e5_small_path())}),
+        "sembridge-no-prompt": (
+            "sembridge",
+            {"alpha": 4.0, "bridge": str(e5_small_path()), "bridge_prompt": ""},
+        ),
+        "mean": ("mean", {}),
+        "random": ("random", {}),
+        "focus": ("focus", {"target_text": str(text_file)}),
+    }[name]
+    config = InitConfig(
+        source=str(splade_tiny_path()),
+        target_tokenizer=str(wordpiece_tokenizer_path(lang)),
+        method=method,
+        seed=seed,
+        show_progress=False,
+        method_options=options,
+    )
+    initialize(config, output_dir=out, overwrite=True)
+    return out
+
+
+def evaluator(data: Any, device: str) -> Callable[[Any], dict[str, float]]:
+    from sembridge.evaluation import evaluate
+
+    def run(model: Any) -> dict[str, float]:
+        report = evaluate([model], data, metrics=[METRIC, "R@100"], device=device, show_progress=False)
+        result = report["models"][0]["results"][0]
+        return {
+            **result["metrics"],
+            "query_terms": result["query_terms"],
+            "doc_terms": result["doc_terms"],
+            "flops": result["flops"],
+        }
+
+    return run
+
+
+def train_with_curve(
+    model_dir: Path, train: Any, out: Path, args: Any, steps: int, points: list[int], measure: Callable
+) -> list[dict[str, Any]]:
+    """Fine-tune and evaluate in place at each step of ``points`` (a callback; nothing is selected)."""
+    from sentence_transformers import SparseEncoder
+    from transformers import TrainerCallback
+
+    from sembridge.training import FinetuneConfig, finetune
+
+    curve = [{"step": 0, **measure(SparseEncoder(str(model_dir), device=args.device))}]
+
+    class Curve(TrainerCallback):
+        def on_step_end(self, targs: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+            if state.global_step in points:
+                was_training = model.training
+                curve.append({"step": state.global_step, **measure(model)})
+                model.train(was_training)
+
+    config = FinetuneConfig(
+        max_steps=steps,
+        batch_size=args.batch_size,
+        query_max_length=SMALL_MODEL["query_max_length"],
+        doc_max_length=SMALL_MODEL["doc_max_length"],
+        max_length=SMALL_MODEL["doc_max_length"],
+        learning_rate=args.lr,
+        warmup_ratio=SMALL_MODEL["warmup_ratio"],
+        query_reg=args.query_reg,
+        doc_reg=args.doc_reg,
+        seed=args.seed,
+        device=args.device,
+        save_steps=10 * steps,
+        logging_steps=max(1, steps // 10),
+        stats_sample_size=64,
+        overwrite=True,
+        show_progress=False,
+    )
+    finetune(str(model_dir), train, out, config, callbacks=[Curve()])
+    return curve
+
+
+def baselines(lang: str, data: Any, device: str) -> dict[str, dict[str, float]]:
+    """BM25 on the target tokenizer's pieces, and the dense bridge with its prompts."""
+    from offline_assets import e5_small_path, wordpiece_tokenizer_path
+    from sembridge.evaluation import evaluate
+
+    report = evaluate(
+        [], data, metrics=[METRIC, "R@100"], device=device, show_progress=False,
+        bm25=True, bm25_tokenizer=str(wordpiece_tokenizer_path(lang)), dense=[str(e5_small_path())],
+    )  # fmt: skip
+    rows = {}
+    for entry in report["models"]:
+        kind = "BM25" if entry.get("kind") == "bm25" else "dense"
+        rows[kind] = dict(entry["results"][0]["metrics"])
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
+# Output
+
+
+def plot(
+    lang: str, curves: dict[str, list[dict[str, Any]]], refs: dict[str, dict[str, float]], path: Path
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    for name, curve in curves.items():
+        ax.plot([p["step"] for p in curve], [p[METRIC] for p in curve], marker="o", label=name)
+    styles = iter(["--", ":"])
+    for name, figures in refs.items():
+        ax.axhline(figures[METRIC], linestyle=next(styles, "-."), color="grey", label=name)
+    ax.set_xlabel("training steps")
+    ax.set_ylabel(f"{METRIC} (test)")
+    ax.set_title(f"{lang}: SPLADE-tiny -> {lang} WordPiece 8k, same training for every init")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    apply_threads(args.threads)
+    quiet_libraries()
+    machine = header("quality: initialisations before and after fine-tuning", args.device)
+    langs = args.langs or (["ru"] if args.quick else list(LANGUAGES))
+    steps = args.steps or (QUICK["steps"] if args.quick else SMALL_MODEL["steps"])
+    points = sorted({max(1, round(steps * (i + 1) / args.points)) for i in range(args.points)})
+    settings = {**SMALL_MODEL, "steps": steps, "learning_rate": args.lr, "query_reg": args.query_reg,
+                "doc_reg": args.doc_reg, "batch_size": args.batch_size, "seed": args.seed}  # fmt: skip
+    console.print(f"settings: {settings}; evaluated at steps 0, {', '.join(map(str, points))}")
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="sembridge-quality-"))
+    figures: dict[str, Any] = {"machine": machine, "settings": settings, "dev": args.dev, "languages": {}}
+    for lang in langs:
+        start = time.perf_counter()
+        train, data, text_file = load_language(lang, args.quick, args.dev, args.seed)
+        console.print(
+            f"\n[bold]{lang}[/bold]: {len(train):,} training pairs; "
+            f"evaluation {len(data.queries):,} queries, {len(data.corpus):,} documents"
+        )
+        measure = evaluator(data, args.device)
+        refs = {} if args.no_baselines else baselines(lang, data, args.device)
+        curves: dict[str, list[dict[str, Any]]] = {}
+        for name in args.inits:
+            model_dir = init_model(name, lang, text_file, work / lang / name, args.seed)
+            curves[name] = train_with_curve(
+                model_dir, train, work / lang / f"{name}-ft", args, steps, points, measure
+            )
+            first, last = curves[name][0], curves[name][-1]
+            console.print(
+                f"  {name:<20} {METRIC} {first[METRIC]:.3f} -> {last[METRIC]:.3f}   "
+                f"doc terms {first['doc_terms']:.0f} -> {last['doc_terms']:.0f}"
+            )
+        figures["languages"][lang] = {
+            "train_pairs": len(train),
+            "queries": len(data.queries),
+            "documents": len(data.corpus),
+            "curves": curves,
+            "baselines": refs,
+            "seconds": time.perf_counter() - start,
+        }
+        if args.plot_dir is not None:
+            plot(lang, curves, refs, args.plot_dir / f"quality-{lang}.png")
+    rows = []
+    for lang, result in figures["languages"].items():
+        for name, curve in result["curves"].items():
+            first, last = curve[0], curve[-1]
+            rows.append([lang, name, first[METRIC], last[METRIC], last["R@100"], last["query_terms"],
+                         last["doc_terms"], last["flops"]])  # fmt: skip
+        for name, ref in result["baselines"].items():
+            rows.append([lang, name, "-", ref[METRIC], ref["R@100"], "-", "-", "-"])
+    split = "dev split of the training pairs" if args.dev else "test set"
+    table(
+        f"{METRIC} on the {split}: step 0 and after {steps} steps (sparsity after training)",
+        ["lang", "model", "step 0", f"step {steps}", "R@100", "q terms", "d terms", "FLOPs"],
+        rows,
+    )
+    write_figures(args.json, figures)
+
+
+if __name__ == "__main__":
+    main()

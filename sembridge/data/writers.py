@@ -1,0 +1,43 @@
+"""Writing data sets: pairs as JSON lines, retrieval sets in the BEIR layout, each file atomically."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sembridge.data.columns import PAIR_COLUMNS, QRELS_NAMES
+from sembridge.io import atomic_file
+
+if TYPE_CHECKING:
+    from sembridge.data.retrieval import RetrievalDataset
+
+
+def write_pairs_jsonl(pairs: Iterable[tuple[str, ...]], path: str | Path) -> Path:
+    """Write (query, positive[, negative]) tuples as JSON lines with those field names.
+
+    Every command reads the file back: ``sembridge finetune --data``, ``sembridge evaluate
+    --data`` and ``sembridge export --corpus`` / ``--queries``.
+    """
+    with atomic_file(path) as handle:
+        for pair in pairs:
+            handle.write(json.dumps(dict(zip(PAIR_COLUMNS, pair, strict=False)), ensure_ascii=False) + "\n")
+    return Path(path)
+
+
+def save_beir(dataset: RetrievalDataset, folder: str | Path, split: str = "test") -> Path:
+    """Write a data set in the BEIR layout (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)."""
+    folder = Path(folder)
+    with atomic_file(folder / "corpus.jsonl") as out:
+        for doc_id, text in dataset.corpus.items():
+            out.write(json.dumps({"_id": doc_id, "title": "", "text": text}, ensure_ascii=False) + "\n")
+    with atomic_file(folder / "queries.jsonl") as out:
+        for query_id, text in dataset.queries.items():
+            out.write(json.dumps({"_id": query_id, "text": text}, ensure_ascii=False) + "\n")
+    with atomic_file(folder / "qrels" / f"{split}.tsv") as out:
+        out.write("\t".join(QRELS_NAMES) + "\n")
+        for query_id, docs in dataset.qrels.items():
+            for doc_id, grade in docs.items():
+                out.write(f"{query_id}\t{doc_id}\t{grade}\n")
+    return folder
