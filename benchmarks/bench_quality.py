@@ -25,6 +25,7 @@ README). They were chosen on a development split carved out of the Russian *trai
 
 from __future__ import annotations
 
+import json
 import random
 import tempfile
 import time
@@ -42,17 +43,17 @@ METRIC = "nDCG@10"
 # settings (lr 2e-5, batch 64, length 512, one epoch, bf16) are the defaults of
 # `sembridge finetune`, for BERT-base models on a GPU; these were chosen on the Russian dev split.
 SMALL_MODEL = {
-    "steps": 300,
+    "steps": 80,
     "batch_size": 32,
     "learning_rate": 3e-4,
     "query_max_length": 32,
     "doc_max_length": 128,
-    "query_reg": 1e-3,
-    "doc_reg": 1e-3,
+    "query_reg": 0.1,
+    "doc_reg": 0.1,
     "warmup_ratio": 0.1,
     "seed": 42,
 }
-QUICK = {"steps": 30, "test_queries": 60, "train_pairs": 1000}
+QUICK = {"steps": 30, "test_queries": 60, "test_documents": 300, "train_pairs": 1000}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Any:
@@ -64,7 +65,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Any:
     parser.add_argument(
         "--steps", type=int, default=None, help=f"training steps (default {SMALL_MODEL['steps']})"
     )
-    parser.add_argument("--points", type=int, default=4, help="evaluation points after step 0 (default 4)")
+    parser.add_argument("--points", type=int, default=2, help="evaluation points after step 0 (default 2)")
     parser.add_argument("--lr", type=float, default=SMALL_MODEL["learning_rate"], help="peak learning rate")
     parser.add_argument(
         "--query-reg", type=float, default=SMALL_MODEL["query_reg"], help="FLOPs weight, queries"
@@ -87,6 +88,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Any:
     parser.add_argument(
         "--work-dir", type=Path, default=None, help="keep the models here (default: a temp dir)"
     )
+    parser.add_argument("--summary", type=Path, default=None, help="print the table of an earlier --json run")
+    parser.add_argument("--markdown", action="store_true", help="with --summary: a Markdown table")
     return parser.parse_args(argv)
 
 
@@ -115,22 +118,27 @@ def load_language(lang: str, quick: bool, dev: bool, seed: int) -> tuple[Any, An
         evaluation = load_retrieval_data(folder / "test", split="test")
     if quick:
         pairs = pairs[: QUICK["train_pairs"]]
-        evaluation = _subsample(evaluation, QUICK["test_queries"], seed)
+        evaluation = _subsample(evaluation, QUICK["test_queries"], QUICK["test_documents"], seed)
     text_file = Path(tempfile.mkdtemp(prefix=f"quality-{lang}-")) / "train.txt"
     text_file.write_text("\n".join(p for pair in pairs for p in pair) + "\n", encoding="utf-8")
     dataset = Dataset.from_dict({"query": [q for q, _ in pairs], "positive": [p for _, p in pairs]})
     return dataset, evaluation, text_file
 
 
-def _subsample(data: Any, queries: int, seed: int) -> Any:
-    """Keep ``queries`` queries; the corpus is kept whole (a smaller test, the same task)."""
+def _subsample(data: Any, queries: int, documents: int, seed: int) -> Any:
+    """Keep ``queries`` queries, their judged documents and seeded distractors up to ``documents``."""
     from sembridge.data import RetrievalDataset
 
+    rng = random.Random(seed)
     keep = sorted(data.qrels)
-    random.Random(seed).shuffle(keep)
+    rng.shuffle(keep)
     keep = sorted(keep[:queries])
+    judged = {doc for q in keep for doc in data.qrels[q]}
+    others = sorted(set(data.corpus) - judged)
+    rng.shuffle(others)
+    chosen = judged | set(others[: max(0, documents - len(judged))])
     return RetrievalDataset(
-        corpus=data.corpus,
+        corpus={doc: text for doc, text in data.corpus.items() if doc in chosen},
         queries={q: data.queries[q] for q in keep},
         qrels={q: data.qrels[q] for q in keep},
         name=data.name,
@@ -273,6 +281,13 @@ def plot(
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.summary is not None:  # print the table (and plots) of an earlier run, run nothing
+        figures = json.loads(args.summary.read_text(encoding="utf-8"))
+        for lang, result in figures["languages"].items():
+            if args.plot_dir is not None:
+                plot(lang, result["curves"], result["baselines"], args.plot_dir / f"quality-{lang}.png")
+        summary(figures, markdown=args.markdown)
+        return
     apply_threads(args.threads)
     quiet_libraries()
     machine = header("quality: initialisations before and after fine-tuning", args.device)
@@ -314,21 +329,37 @@ def main(argv: Sequence[str] | None = None) -> None:
         }
         if args.plot_dir is not None:
             plot(lang, curves, refs, args.plot_dir / f"quality-{lang}.png")
+    write_figures(args.json, figures)
+    summary(figures)
+
+
+def summary(figures: dict[str, Any], markdown: bool = False) -> None:
+    """The table: every init at step 0 and at the end (with its sparsity), BM25 and dense.
+
+    ``markdown``: print it as a Markdown table (for the README) instead of a rich table.
+    """
+    steps = figures["settings"]["steps"]
     rows = []
+
+    def moved(first: dict[str, Any], last: dict[str, Any], key: str, digits: int) -> str:
+        return f"{first[key]:.{digits}f} -> {last[key]:.{digits}f}"
+
     for lang, result in figures["languages"].items():
         for name, curve in result["curves"].items():
             first, last = curve[0], curve[-1]
-            rows.append([lang, name, first[METRIC], last[METRIC], last["R@100"], last["query_terms"],
-                         last["doc_terms"], last["flops"]])  # fmt: skip
+            sparsity = [moved(first, last, "query_terms", 1), moved(first, last, "doc_terms", 1),
+                        moved(first, last, "flops", 2)]  # fmt: skip
+            rows.append([lang, name, first[METRIC], last[METRIC], last["R@100"], *sparsity])
         for name, ref in result["baselines"].items():
             rows.append([lang, name, "-", ref[METRIC], ref["R@100"], "-", "-", "-"])
-    split = "dev split of the training pairs" if args.dev else "test set"
-    table(
-        f"{METRIC} on the {split}: step 0 and after {steps} steps (sparsity after training)",
-        ["lang", "model", "step 0", f"step {steps}", "R@100", "q terms", "d terms", "FLOPs"],
-        rows,
-    )
-    write_figures(args.json, figures)
+    split = "dev split of the training pairs" if figures.get("dev") else "test set"
+    columns = ["lang", "model", "step 0", f"step {steps}", f"R@100 ({steps})", "q terms", "d terms", "FLOPs"]
+    if markdown:
+        cells = [[f"{c:.3f}" if isinstance(c, float) else str(c) for c in row] for row in rows]
+        print("\n".join("| " + " | ".join(line) + " |" for line in [columns, ["---"] * len(columns), *cells]))
+        return
+    title = f"{METRIC} on the {split}: step 0 and after {steps} steps; sparsity from step 0 to the end"
+    table(title, columns, rows)
 
 
 if __name__ == "__main__":

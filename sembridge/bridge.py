@@ -3,6 +3,12 @@
 A vocabulary's embeddings are stored once per (bridge, prompt, list of strings): a second
 ``sembridge init`` with another alpha, or another target tokenizer over the same source,
 costs no bridge time for what was already embedded.
+
+An entry records in its safetensors metadata the key it was written for and its row and
+column counts. It is checked on every read: an entry that cannot be read (a truncated file),
+was written for another key, or has the wrong shape is reported once as a warning naming the
+file, discarded and recomputed, so a bad entry heals on the next run instead of failing or
+feeding wrong rows into the initialisation.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save
+from safetensors import safe_open
+from safetensors.torch import save
 
 from sembridge.cache import default_cache_dir
 from sembridge.io import atomic_file
@@ -112,10 +119,11 @@ class BridgeEmbedder:
         if not texts:
             raise ValueError("no strings to embed.")
         path = self.cache_path(texts)
-        if path.is_file():
+        cached = read_cache_entry(path, path.stem, len(texts)) if path.is_file() else None
+        if cached is not None:
             self.cache_hits += 1
             logger.info("bridge embeddings of %s %s read from the cache %s", f"{len(texts):,}", label, path)
-            return load_file(str(path))["embeddings"]
+            return cached
         self.cache_misses += 1
         prompt = self.prompt
         logger.info(
@@ -138,6 +146,57 @@ class BridgeEmbedder:
         return embeddings
 
     def _write(self, path: Path, embeddings: torch.Tensor, label: str) -> None:
-        metadata = {"bridge": self.name, "prompt": self.prompt or "", "label": label}
+        metadata = {
+            "bridge": self.name,
+            "prompt": self.prompt or "",
+            "label": label,
+            "key": path.stem,
+            "rows": str(embeddings.shape[0]),
+            "dim": str(embeddings.shape[1]),
+        }
         with atomic_file(path, "wb") as handle:
             handle.write(save({"embeddings": embeddings}, metadata=metadata))
+
+
+def read_cache_entry(path: Path, key: str, rows: int) -> torch.Tensor | None:
+    """The embeddings cached in ``path``, or None after a warning when the entry is bad.
+
+    A bad entry (unreadable, written for another key, or not ``rows`` finite float32 rows of
+    the dimension its metadata records) is deleted so that the caller recomputes and rewrites it.
+    """
+    try:
+        return _load_entry(path, key, rows)
+    except _BadEntry as bad:
+        logger.warning("discarding the bad bridge-cache entry %s (%s); recomputing it", path, bad)
+        path.unlink(missing_ok=True)
+        return None
+
+
+class _BadEntry(Exception):
+    """Why a cache entry cannot be used."""
+
+
+def _load_entry(path: Path, key: str, rows: int) -> torch.Tensor:
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            if "embeddings" not in handle.keys():
+                raise _BadEntry("no 'embeddings' tensor")
+            embeddings = handle.get_tensor("embeddings")
+    except _BadEntry:
+        raise
+    except Exception as err:  # safetensors raises its own error types for damaged files
+        raise _BadEntry(f"unreadable: {err}") from err
+    if metadata.get("key") != key:
+        raise _BadEntry(f"written for the key {metadata.get('key')!r}, expected {key!r}")
+    if embeddings.ndim != 2 or embeddings.dtype != torch.float32:
+        raise _BadEntry(
+            f"a {embeddings.dtype} tensor of shape {tuple(embeddings.shape)}, expected a float32 matrix"
+        )
+    if embeddings.shape[0] != rows or str(rows) != metadata.get("rows"):
+        raise _BadEntry(f"{embeddings.shape[0]} rows, expected {rows}")
+    if str(embeddings.shape[1]) != metadata.get("dim"):
+        raise _BadEntry(f"dimension {embeddings.shape[1]}, its metadata records {metadata.get('dim')}")
+    if not torch.isfinite(embeddings).all():
+        raise _BadEntry("non-finite values")
+    return embeddings

@@ -1,4 +1,4 @@
-"""Errors that the CLI turns into one line, a hint and exit status 1."""
+"""Errors that the CLI turns into one line, a hint and exit status 1; interrupts (130, 143)."""
 
 from __future__ import annotations
 
@@ -24,3 +24,27 @@ class ModelLoadError(SembridgeError):
 
 class OutputExistsError(SembridgeError):
     """The output folder exists and ``--overwrite`` was not given."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: the CLI stops, says what was interrupted, and exits 128 + signal.
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so that no ``except Exception`` swallows it.
+    ``detail`` replaces "nothing was written" in the message when a command leaves something
+    to resume from (``finetune`` names its newest checkpoint).
+    """
+
+    def __init__(self, signum: int, detail: str | None = None) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.detail = detail
+
+    @property
+    def signal_name(self) -> str:
+        import signal
+
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum

@@ -188,10 +188,21 @@ def load_source(name: str, device: Any = "cpu") -> SourceModel:
             hint="a SPLADE encoder is saved as *ForMaskedLM; give such a model as --source",
         )
     try:
-        model = AutoModelForMaskedLM.from_pretrained(location)
+        model, loading_info = AutoModelForMaskedLM.from_pretrained(location, output_loading_info=True)
         tokenizer = AutoTokenizer.from_pretrained(location)
     except Exception as err:
         raise load_failure("source model", found, err) from err
+    # Whatever the config says, the head's weights must come from the checkpoint, not be random.
+    base = f"{model.base_model_prefix}."
+    head_missing = sorted(k for k in loading_info.get("missing_keys", ()) if not k.startswith(base))
+    if head_missing:
+        shown = ", ".join(head_missing[:3]) + (
+            f" and {len(head_missing) - 3} more" if len(head_missing) > 3 else ""
+        )
+        raise ModelLoadError(
+            f"source {found.describe()} has no masked-LM head: its checkpoint lacks {shown}",
+            hint="a SPLADE encoder is saved as *ForMaskedLM; give such a model as --source",
+        )
     model.to(device)
     model.eval()
     return SourceModel(

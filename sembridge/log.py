@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +20,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-console = Console()
+# Tables printed to a file or a pipe (a log, `make demo`) are not cut at rich's default 80 columns.
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
 console_err = Console(stderr=True)
 logger = logging.getLogger("sembridge")
 

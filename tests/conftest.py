@@ -8,7 +8,9 @@ command that installs it.
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 # Tests never reach a model hub: fail fast instead of retrying network calls.
@@ -61,3 +63,22 @@ def ru_tokenizer(offline_cache: Path) -> Path:
     from offline_assets import wordpiece_tokenizer_path
 
     return _or_skip(wordpiece_tokenizer_path, "ru", vocab_size=8000, cache_dir=offline_cache)
+
+
+@pytest.fixture
+def sembridge_warnings() -> Iterator[list[str]]:
+    """The warnings sembridge logs during the test, each once, whether or not the CLI has set up
+    its (non-propagating) logger."""
+    messages: list[str] = []
+
+    class Recorder(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    recorder = Recorder(logging.WARNING)
+    logger = logging.getLogger("sembridge")
+    logger.addHandler(recorder)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(recorder)

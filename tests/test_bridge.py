@@ -1,4 +1,5 @@
-"""Bridge embeddings: the cache key, cache hits without loading the model, prompts, refusals.
+"""Bridge embeddings: the cache key, cache hits without loading the model, bad entries healed,
+prompts, refusals.
 
 The bridge is a tiny random sentence-transformers folder saved in ``tmp_path``.
 """
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors import safe_open
+from safetensors.torch import save
 
 from sembridge.bridge import BridgeEmbedder, cache_key
 from tests.helpers import save_tiny_bridge
@@ -80,3 +83,56 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
         BridgeEmbedder("bge-m3", batch_size=0, cache_dir=tmp_path)
     with pytest.raises(ValueError, match="no strings to embed."):
         BridgeEmbedder("bge-m3", cache_dir=tmp_path).embed([])
+
+
+def _damage_by_truncating(path: Path, embedder: BridgeEmbedder) -> None:
+    path.write_bytes(path.read_bytes()[:40])
+
+
+def _damage_by_dropping_rows(path: Path, embedder: BridgeEmbedder) -> None:
+    tensors, metadata = _read_entry(path)
+    path.write_bytes(save({"embeddings": tensors["embeddings"][:-2].contiguous()}, metadata=metadata))
+
+
+def _damage_by_other_key(path: Path, embedder: BridgeEmbedder) -> None:
+    # Another vocabulary's entry of the same length under this entry's name.
+    other = embedder.cache_path(list(reversed(WORDS)))
+    embedder.embed(list(reversed(WORDS)))
+    other.replace(path)
+
+
+def _read_entry(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    with safe_open(str(path), framework="pt") as handle:
+        return {"embeddings": handle.get_tensor("embeddings")}, handle.metadata()
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (_damage_by_truncating, "unreadable"),
+        (_damage_by_dropping_rows, f"{len(WORDS) - 2} rows, expected {len(WORDS)}"),
+        (_damage_by_other_key, "written for the key"),
+    ],
+)
+def test_bad_cache_entry_is_reported_discarded_and_recomputed(
+    tmp_path: Path, bridge_dir: Path, sembridge_warnings: list[str], damage, reason: str
+) -> None:
+    cache = tmp_path / "cache"
+    first = BridgeEmbedder(str(bridge_dir), cache_dir=cache, show_progress=False)
+    expected = first.embed(WORDS)
+    path = first.cache_path(WORDS)
+    _, metadata = _read_entry(path)
+    assert (metadata["key"], metadata["rows"], metadata["dim"]) == (path.stem, str(len(WORDS)), "16")
+    damage(path, first)
+
+    rerun = BridgeEmbedder(str(bridge_dir), cache_dir=cache, show_progress=False)
+    torch.testing.assert_close(rerun.embed(WORDS), expected)
+    assert (rerun.cache_hits, rerun.cache_misses) == (0, 1)
+    bad = [m for m in sembridge_warnings if "bad bridge-cache entry" in m]
+    assert len(bad) == 1 and str(path) in bad[0] and reason in bad[0]
+
+    # The entry was rewritten: the next run is a clean hit.
+    healed = BridgeEmbedder(str(bridge_dir), cache_dir=cache, show_progress=False)
+    torch.testing.assert_close(healed.embed(WORDS), expected, rtol=0, atol=0)
+    assert (healed.cache_hits, healed.cache_misses) == (1, 0)
+    assert len([m for m in sembridge_warnings if "bad bridge-cache entry" in m]) == 1

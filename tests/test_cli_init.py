@@ -1,8 +1,14 @@
-"""The init / inspect CLI: one-line errors with exit status 1 and nothing written."""
+"""The init / inspect CLI: one-line errors with exit status 1, usage errors with exit status 2,
+interrupts with 130 / 143, and nothing written."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
 
 import pytest
 
@@ -125,6 +131,28 @@ def test_source_without_mlm_head(paths, capsys):
     _assert_nothing_written(paths["tmp"], out)
 
 
+def test_source_without_mlm_head_and_without_architectures(paths, capsys):
+    # Without `architectures` the config does not say BertModel: the missing head weights must.
+    from transformers import BertConfig, BertModel
+
+    plain = paths["tmp"] / "plain-bert"
+    BertModel(
+        BertConfig(
+            vocab_size=20, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=8
+        )
+    ).save_pretrained(plain)
+    config = json.loads((plain / "config.json").read_text(encoding="utf-8"))
+    del config["architectures"]
+    (plain / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    wordpiece_tokenizer(SOURCE_WORDS).save_pretrained(plain)
+    out = paths["tmp"] / "model"
+    code, _, err = _run(_init_args(paths, out, **{"--source": str(plain)}), capsys)
+    assert code == 1
+    (line,) = _error_lines(err)
+    assert str(plain) in line and "masked-LM head" in line and "cls.predictions" in line
+    _assert_nothing_written(paths["tmp"], out)
+
+
 def test_alpha_below_one(paths, capsys):
     out = paths["tmp"] / "model"
     code, _, err = _run(_init_args(paths, out, **{"--alpha": "0.5"}), capsys)
@@ -158,6 +186,69 @@ def test_target_tokenizer_without_vocabulary(paths, capsys):
     assert code == 1
     (line,) = _error_lines(err)
     assert "has no vocabulary" in line and "empty-tokenizer" in line
+    _assert_nothing_written(paths["tmp"], out)
+
+
+@pytest.mark.parametrize(
+    ("change", "flag"),
+    [({"--chunk-size": "0"}, "'--chunk-size'"), ({"--target-tokenizer": None}, "'--target-tokenizer'")],
+)
+def test_usage_errors_name_the_option_and_exit_2(paths, capsys, change, flag):
+    out = paths["tmp"] / "model"
+    args = _init_args(paths, out, **change)
+    if None in change.values():  # the option left out
+        at = args.index(next(iter(change)))
+        del args[at : at + 2]
+    code, _, err = _run(args, capsys)
+    assert code == 2
+    assert "Usage: " in err and flag in err and "Traceback" not in err and "Hint:" not in err
+    if "--chunk-size" in change:
+        assert "greater than or equal to 1" in err
+    else:
+        assert "Missing option" in err
+    _assert_nothing_written(paths["tmp"], out)
+
+
+# `init` on the tiny models, held inside its output folder's atomic write until signalled.
+_SLOW_INIT = """
+import sys, time
+import sembridge.initialize
+from sembridge.cli.app import main
+
+def slow_write_report(path, report):
+    path.write_text("{}", encoding="utf-8")
+    print("writing", flush=True)
+    time.sleep(30)
+
+sembridge.initialize.write_report = slow_write_report
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize(("signum", "name"), [(signal.SIGINT, "SIGINT"), (signal.SIGTERM, "SIGTERM")])
+def test_interrupt_exits_128_plus_signal_and_writes_nothing(paths, signum, name):
+    out = paths["tmp"] / "model"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SEMBRIDGE_CACHE": str(paths["tmp"] / "cache")}
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_INIT, *_init_args(paths, out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    watchdog = threading.Timer(300, process.kill)
+    watchdog.start()
+    try:
+        assert process.stdout.readline().strip() == "writing"
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=120)
+    finally:
+        watchdog.cancel()
+        process.kill()
+    assert process.returncode == 128 + signum
+    lines = [line for line in err.splitlines() if line.startswith("Interrupted:")]
+    assert lines == [f"Interrupted: sembridge init stopped by {name}; nothing was written."]
+    assert "Traceback" not in err
     _assert_nothing_written(paths["tmp"], out)
 
 

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from sembridge.errors import Interrupted
 
 app = typer.Typer(
     name="sembridge",
@@ -40,14 +48,22 @@ TRACEBACK_ENV = "SEMBRIDGE_TRACEBACK"
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; known errors become one line plus a hint and exit status 1.
 
-    Set SEMBRIDGE_TRACEBACK=1 to see the full traceback instead.
+    Usage errors get Typer's usage message (the option's flag, the rule) and exit status 2.
+    SIGINT and SIGTERM stop the command with one line saying what was interrupted and exit
+    status 130 or 143. Set SEMBRIDGE_TRACEBACK=1 to see the full traceback instead.
     """
-    from sembridge.errors import SembridgeError
+    from sembridge.errors import Interrupted, SembridgeError
     from sembridge.log import console_err, setup_logging
 
     setup_logging()
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        app(args=argv, standalone_mode=False)
+        with _signals_interrupt():
+            # Standalone mode: Typer itself reports usage errors and turns success into exit 0.
+            app(args=args, standalone_mode=True)
+    except SystemExit as done:
+        if done.code not in (0, None):
+            raise
     except SembridgeError as err:
         if os.environ.get(TRACEBACK_ENV):
             raise
@@ -55,26 +71,58 @@ def main(argv: list[str] | None = None) -> None:
         if err.hint:
             console_err.print(f"[dim]Hint:[/] {err.hint}", highlight=False, soft_wrap=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        console_err.print("[bold red]Interrupted.[/]")
-        sys.exit(130)
-    except typer.Exit as exit_:
-        sys.exit(exit_.exit_code)
-    except typer.Abort:
-        console_err.print("[bold red]Aborted.[/]")
-        sys.exit(1)
-    except Exception as err:  # click's usage errors and anything unexpected
-        import click
-
-        if isinstance(err, click.exceptions.ClickException):
-            err.show()
-            sys.exit(err.exit_code if err.exit_code else 2)
+    except Interrupted as stop:
+        console_err.print(
+            f"[bold red]Interrupted:[/] {interrupted_line(args, stop)}", highlight=False, soft_wrap=True
+        )
+        sys.exit(stop.exit_code)
+    except Exception as err:  # anything unexpected
         if os.environ.get(TRACEBACK_ENV):
             raise
         logging.getLogger("sembridge").debug("unexpected error", exc_info=True)
         console_err.print(f"[bold red]Error:[/] {type(err).__name__}: {err}", highlight=False, soft_wrap=True)
         console_err.print(f"[dim]Hint:[/] set {TRACEBACK_ENV}=1 for the full traceback.")
         sys.exit(1)
+
+
+def interrupted_line(args: list[str], stop: Interrupted) -> str:
+    """'sembridge init stopped by SIGINT; nothing was written.' (or the command's own detail)."""
+    command = next((a for a in args if not a.startswith("-")), None)
+    what = f"sembridge {command}" if command else "sembridge"
+    return f"{what} stopped by {stop.signal_name}; {stop.detail or 'nothing was written'}."
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """While the CLI runs, SIGINT and SIGTERM raise :class:`Interrupted` in this process.
+
+    Child processes (data-loader workers) that inherit the handler keep the default behaviour.
+    """
+    from sembridge.errors import Interrupted
+
+    owner = os.getpid()
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() == owner:
+            raise Interrupted(signum)
+        old = previous.get(signum) or signal.SIG_DFL  # a forked child: what it would have done
+        if callable(old):
+            old(signum, frame)
+            return
+        signal.signal(signum, old)
+        os.kill(os.getpid(), signum)
+
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, handler)
+    except ValueError:  # not the main thread: signals stay as they are
+        pass
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old if old is not None else signal.SIG_DFL)
 
 
 if __name__ == "__main__":

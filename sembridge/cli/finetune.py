@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -281,9 +281,10 @@ def finetune(
     [b]Several GPUs[/]: torchrun --nproc_per_node 4 -m sembridge finetune -m ru -d pairs.jsonl -o ft --bf16
     """
     from sembridge.data import DataOptions
-    from sembridge.errors import SembridgeError
+    from sembridge.errors import Interrupted, SembridgeError
     from sembridge.training import FinetuneConfig
     from sembridge.training import finetune as run_finetune
+    from sembridge.training.checkpoints import default_checkpoint_dir, resume_note
 
     if bf16 and fp16:
         raise SembridgeError("--bf16 and --fp16 exclude each other", hint="choose one")
@@ -330,64 +331,23 @@ def finetune(
         limit=limit,
     )
     eval_options = DataOptions(**{**options.__dict__, "split": eval_split or split, "limit": None})
-    result = run_finetune(
-        model,
-        data,
-        output,
-        config,
-        eval_data=eval_data,
-        data_options=options,
-        eval_data_options=eval_options,
-    )
+    try:
+        result = run_finetune(
+            model,
+            data,
+            output,
+            config,
+            eval_data=eval_data,
+            data_options=options,
+            eval_data_options=eval_options,
+        )
+    except Interrupted as stop:  # the CLI's boundary names the checkpoint to resume from
+        stop.detail = resume_note(checkpoint_dir or default_checkpoint_dir(output))
+        raise
     if result.written and int(os.environ.get("RANK", "0")) == 0:
-        _print_summary(result)
+        from sembridge.cli.summaries import print_finetune_summary
 
-
-def _print_summary(result: Any) -> None:
-    from rich.table import Table
-
-    from sembridge.log import console
-
-    table = Table(title=f"sembridge finetune -> {result.output_dir}", show_header=True)
-    table.add_column("")
-    table.add_column("value", justify="right")
-    steps_per_second = f"{result.steps_per_second:.2f}" if result.steps_per_second else "-"
-    table.add_row(
-        "steps",
-        f"{result.global_step:,}"
-        + (f" (resumed at {result.resumed_from_step})" if result.resumed_from_step else ""),
-    )
-    table.add_row("epochs", f"{result.epochs_done:.2f}")
-    table.add_row("processes", str(result.world_size))
-    table.add_row("time", f"{result.runtime_s:.1f} s ({steps_per_second} steps/s)")
-    if result.loss_curve:
-        table.add_row(
-            "loss (first -> last log)",
-            f"{result.loss_curve[0]['loss']:.4f} -> {result.loss_curve[-1]['loss']:.4f}",
-        )
-    for entry in result.eval_curve[-1:]:
-        for key in sorted(k for k in entry if k.endswith("ndcg@10")):
-            table.add_row(key, f"{entry[key]:.4f}")
-    after = result.stats_after or {}
-    before = result.stats_before or {}
-
-    def pair(side: str, key: str) -> str:
-        now = after.get(side, {}).get(key)
-        then = before.get(side, {}).get(key)
-        text = f"{now:.2f}" if now is not None else "-"
-        return f"{then:.2f} -> {text}" if then is not None else text
-
-    table.add_row("active terms, queries", pair("queries", "active_terms_mean"))
-    table.add_row("active terms, documents", pair("documents", "active_terms_mean"))
-    table.add_row("FLOPs regulariser, documents", pair("documents", "flops_regularizer"))
-    flops_before = before.get("expected_flops")
-    flops_after = after.get("expected_flops")
-    if flops_after is not None:
-        table.add_row(
-            "expected FLOPs per pair",
-            f"{flops_before:.2f} -> {flops_after:.2f}" if flops_before is not None else f"{flops_after:.2f}",
-        )
-    console.print(table)
+        print_finetune_summary(result)
 
 
 def register(app: typer.Typer) -> None:

@@ -73,7 +73,7 @@ def init(
     **method_options: Any,
 ) -> None:
     """Run ``sembridge init``; ``method_options`` holds one value (or None) per declared method option."""
-    from sembridge.cli.init_summary import print_summary
+    from sembridge.cli.summaries import print_init_summary
     from sembridge.initialize import InitConfig, initialize
     from sembridge.io import check_output_dir
 
@@ -92,7 +92,7 @@ def init(
         method_options=method_options,
     )
     result = initialize(config, output_dir=output, overwrite=overwrite)
-    print_summary(result.report, output)
+    print_init_summary(result.report, output)
 
 
 def option_parameter(option: MethodOption, owners: list[str]) -> inspect.Parameter:

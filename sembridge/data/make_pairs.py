@@ -25,7 +25,6 @@ then by the fields of the first record).
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import unicodedata
@@ -35,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sembridge.data.columns import BODY_NAMES, KEYWORD_NAMES, TITLE_NAMES, pick_text, pick_value
 from sembridge.data.readers import read_file, read_lines
 from sembridge.errors import OutputExistsError, SembridgeError
 
@@ -60,9 +60,6 @@ FORMATS: tuple[str, ...] = ("auto", "titled", "text", "jsonl")
 MODES: tuple[str, ...] = ("title", "keywords", "cloze", "all")
 KINDS: tuple[str, ...] = ("title", "keywords", "cloze")
 
-TITLE_FIELDS: tuple[str, ...] = ("title", "name", "heading")
-BODY_FIELDS: tuple[str, ...] = ("body", "text", "contents")
-KEYWORD_FIELDS: tuple[str, ...] = ("keywords", "tags")
 _TEXT_SUFFIXES: tuple[str, ...] = (".txt", ".text", ".md", ".txt.gz")
 _JSONL_SUFFIXES: tuple[str, ...] = (".jsonl", ".json", ".jsonl.gz")
 
@@ -355,9 +352,9 @@ def detect_format(path: str | Path) -> str:
             raise SembridgeError(
                 f"{where}: expected a JSON object", hint="each line must hold one JSON object"
             )
-        if _pick(record, TITLE_FIELDS) is not None:
+        if pick_value(record, TITLE_NAMES) is not None:
             return "titled"
-        if _pick(record, BODY_FIELDS) is not None:
+        if pick_value(record, BODY_NAMES) is not None:
             return "jsonl"
         raise SembridgeError(
             f"{where}: no title or text field (fields: {', '.join(record) or 'none'})",
@@ -405,8 +402,8 @@ def _read_records(path: Path, titled: bool) -> Iterator[Document]:
             raise SembridgeError(
                 f"{where}: expected a JSON object", hint="each line must hold one JSON object"
             )
-        body = _pick(record, BODY_FIELDS)
-        title = _pick(record, TITLE_FIELDS) if titled else None
+        body = pick_text(record, BODY_NAMES, where)
+        title = pick_text(record, TITLE_NAMES, where) if titled else None
         if titled and title is None:
             raise SembridgeError(
                 f"{where}: field 'title' is missing (fields: {', '.join(record) or 'none'})",
@@ -417,16 +414,8 @@ def _read_records(path: Path, titled: bool) -> Iterator[Document]:
                 f"{where}: field 'text' is missing (fields: {', '.join(record) or 'none'})",
                 hint="paragraph records need 'text'; use --format titled for title/body records",
             )
-        keywords = _keywords(_pick(record, KEYWORD_FIELDS), where) if titled else ()
+        keywords = _keywords(pick_value(record, KEYWORD_NAMES), where) if titled else ()
         yield Document(clean(str(body or "")), clean(str(title or "")), keywords, where)
-
-
-def _pick(record: dict[str, Any], names: Sequence[str]) -> Any:
-    for name in names:
-        value = record.get(name)
-        if value is not None:
-            return value
-    return None
 
 
 def _keywords(value: Any, where: str) -> tuple[str, ...]:
@@ -461,7 +450,7 @@ def make_pairs(
     Each line of the output is ``{"query": ..., "positive": ...}``; the file is written atomically
     and only when at least one pair is kept. Raises SembridgeError on bad input.
     """
-    from sembridge.io import atomic_file
+    from sembridge.data.writers import write_pairs_jsonl
 
     output = Path(output)
     pair_filter = pair_filter or PairFilter()
@@ -491,11 +480,7 @@ def make_pairs(
             f"({len(candidates):,} candidates; dropped: {drops})",
             hint=_no_pair_hint(mode, pair_filter),
         )
-    with atomic_file(output) as handle:
-        for pair in kept:
-            handle.write(
-                json.dumps({"query": pair.query, "positive": pair.positive}, ensure_ascii=False) + "\n"
-            )
+    write_pairs_jsonl(((pair.query, pair.positive) for pair in kept), output)
     return PairsSummary(
         output=output,
         files=len(inputs),

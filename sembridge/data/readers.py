@@ -220,13 +220,37 @@ def _load_from_disk(path: Path, split: str) -> Any:
 
 @contextmanager
 def _readable(path: Path) -> Iterator[None]:
-    """Turn an OS or decoding failure while reading ``path`` into one SembridgeError."""
+    """Turn an OS or decoding failure while reading ``path`` into one SembridgeError.
+
+    Bytes that are not UTF-8 are reported with the line that holds them.
+    """
     try:
         yield
-    except (OSError, UnicodeDecodeError, EOFError, csv.Error) as err:
+    except UnicodeDecodeError as err:
+        line = _undecodable_line(path)
+        raise SembridgeError(
+            f"cannot read '{path}'{f' line {line}' if line else ''}: not UTF-8 text "
+            f"(byte {err.object[err.start]:#04x}: {err.reason})",
+            hint="check that the file is UTF-8 text, or re-encode it as UTF-8",
+        ) from err
+    except (OSError, EOFError, csv.Error) as err:
         raise SembridgeError(
             f"cannot read '{path}': {err}", hint="check that the file is UTF-8 text"
         ) from err
+
+
+def _undecodable_line(path: Path) -> int | None:
+    """The number of the first line of ``path`` that is not UTF-8, or None."""
+    try:
+        with gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    return number
+    except (OSError, EOFError):
+        return None
+    return None
 
 
 def _guarded(path: Path, records: Iterator[Located]) -> Iterator[Located]:

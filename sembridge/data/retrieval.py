@@ -40,6 +40,7 @@ from sembridge.data.columns import (
     QUERY_TEXT_NAMES,
     document_text,
     pick_column,
+    pick_text,
     pick_value,
 )
 from sembridge.data.hub import is_hub_id, load_hub_config
@@ -290,10 +291,15 @@ def load_hub_dataset(hub_id: str, split: str = "test") -> RetrievalDataset:
     corpus_rows = load(f"{prefix}corpus", None)
     query_rows = load(f"{prefix}queries", split)
     qrel_rows = load(f"{prefix}qrels" if subset else "default", split)
-    corpus = {str(pick_value(row, DOC_ID_NAMES)): document_text(row) for row in corpus_rows}
+    corpus = {
+        str(pick_value(row, DOC_ID_NAMES)): document_text(row, f"{repo}[corpus] row {number}")
+        for number, row in enumerate(corpus_rows, start=1)
+    }
     queries = {
-        str(pick_value(row, QUERY_ID_NAMES)): str(pick_value(row, QUERY_TEXT_NAMES) or "")
-        for row in query_rows
+        str(pick_value(row, QUERY_ID_NAMES)): (
+            pick_text(row, QUERY_TEXT_NAMES, f"{repo}[queries] row {number}") or ""
+        )
+        for number, row in enumerate(query_rows, start=1)
     }
     query_key, doc_key, score_key = QRELS_NAMES
     qrels: dict[str, dict[str, int]] = {}
@@ -380,7 +386,7 @@ def read_corpus(path: Path) -> dict[str, str]:
         doc_id = str(doc_id)
         if doc_id in corpus:
             raise SembridgeError(f"document id '{doc_id}' appears twice in '{path}' (again at {where})")
-        corpus[doc_id] = document_text(record)
+        corpus[doc_id] = document_text(record, where)
     return corpus
 
 
@@ -389,7 +395,7 @@ def read_queries(path: Path) -> dict[str, str]:
     queries: dict[str, str] = {}
     for where, record in read_file(path):
         query_id = pick_value(record, QUERY_ID_NAMES) if isinstance(record, dict) else None
-        text = pick_value(record, QUERY_TEXT_NAMES) if isinstance(record, dict) else None
+        text = pick_text(record, QUERY_TEXT_NAMES, where) if isinstance(record, dict) else None
         if query_id is None or not isinstance(text, str):
             raise SembridgeError(
                 f"{where}: not a query", hint='each record must be like {"_id": "q1", "text": "..."}'

@@ -42,6 +42,14 @@ def list_checkpoints(checkpoint_dir: str | Path) -> list[Path]:
     return sorted(found, key=checkpoint_step)
 
 
+def resume_note(checkpoint_dir: str | Path) -> str | None:
+    """What an interrupted run leaves: the newest checkpoint ``--resume`` continues from, or None."""
+    existing = list_checkpoints(checkpoint_dir)
+    if not existing:
+        return None
+    return f"the model was not written; --resume continues from {existing[-1]}"
+
+
 def plan_checkpoints(checkpoint_dir: Path, config: FinetuneConfig) -> tuple[Path | None, bool]:
     """(checkpoint to resume from, whether old checkpoints must be removed first)."""
     existing = list_checkpoints(checkpoint_dir)

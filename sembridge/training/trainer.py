@@ -65,6 +65,22 @@ def _info(message: str, *args: Any) -> None:
         logger.info(message, *args)
 
 
+def warn_small_data(pairs: int, batch: int) -> None:
+    """Warn when ``pairs`` cannot fill one batch of ``batch`` pairs (all processes together).
+
+    The in-batch negatives of InfoNCE are the other pairs of the batch: with fewer pairs than a
+    batch every step sees fewer negatives, and a single pair has none (its loss is 0).
+    """
+    if pairs < batch:
+        logger.warning(
+            "only %d training pair(s) for a batch of %d: every batch is short of in-batch negatives%s; "
+            "lower --batch-size or give more pairs",
+            pairs,
+            batch,
+            " (a single pair has none, and trains at loss 0)" if pairs == 1 else "",
+        )
+
+
 def check_precision(config: FinetuneConfig) -> None:
     """Refuse bf16/fp16 without a CUDA GPU (and bf16 on a GPU without it), before any loading."""
     from sembridge.device import resolve_device
@@ -292,6 +308,8 @@ def finetune(
     _info("1. training pairs: %s (%s)", f"{len(train):,}", ", ".join(train.column_names))
     if evaluation is not None:
         _info("   evaluation pairs: %s", f"{len(evaluation):,}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, every process reads its share of one batch
+        warn_small_data(len(train), config.batch_size * max(int(os.environ.get("WORLD_SIZE", "1")), 1))
 
     # 3. Model.
     encoder = load_sparse_encoder(model, "cpu", require_splade=True)

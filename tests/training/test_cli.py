@@ -75,6 +75,41 @@ def test_bad_layout_is_refused(tmp_path: Path) -> None:
     assert "unknown data layout 'xml'" in result.exception.message
 
 
+@pytest.mark.parametrize("checkpoints", [["checkpoint-20", "checkpoint-40"], []])
+def test_interrupt_names_the_checkpoint_to_resume_from(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    checkpoints: list[str],
+) -> None:
+    import signal
+
+    import sembridge.training
+    from sembridge.cli.app import main
+
+    out = tmp_path / "out"
+
+    def interrupted_training(*args: object, **kwargs: object) -> None:
+        for name in checkpoints:
+            (tmp_path / "out.checkpoints" / name).mkdir(parents=True)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: the CLI's handler raises here
+        time.sleep(5)
+        raise AssertionError("SIGINT did not stop the command")
+
+    monkeypatch.setattr(sembridge.training, "finetune", interrupted_training)
+    with pytest.raises(SystemExit) as stopped:
+        main(["finetune", "-m", "model", "-d", "pairs.jsonl", "-o", str(out)])
+    assert stopped.value.code == 130
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("Interrupted:")]
+    if checkpoints:
+        resume = tmp_path / "out.checkpoints" / "checkpoint-40"
+        detail = f"the model was not written; --resume continues from {resume}"
+    else:
+        detail = "nothing was written"
+    assert lines == [f"Interrupted: sembridge finetune stopped by SIGINT; {detail}."]
+    assert not out.exists()
+
+
 @pytest.mark.e2e
 def test_two_processes_with_gloo_write_one_loadable_result(
     tmp_path: Path, splade_tiny: Path, en_pairs: list[tuple[str, str]]

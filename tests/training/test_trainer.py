@@ -1,4 +1,5 @@
-"""Fine-tuning the real SPLADE-tiny on real dialogue pairs: loss, FLOPs, outputs, resume, refusals."""
+"""Fine-tuning the real SPLADE-tiny on real dialogue pairs: loss, FLOPs, outputs, resume, refusals,
+warnings."""
 
 from __future__ import annotations
 
@@ -68,6 +69,24 @@ def test_bad_data_is_refused_before_loading(tmp_path: Path) -> None:
     with pytest.raises(SembridgeError) as err:
         finetune(tmp_path / "no-model", data, tmp_path / "out", small())
     assert err.value.message == "pairs.jsonl line 2: field 'answer' is missing (columns: query)"
+
+
+@pytest.mark.parametrize(("pairs", "world_size", "warned"), [(1, "1", True), (3, "2", True), (4, "2", False)])
+def test_data_that_cannot_fill_one_batch_is_warned_before_loading(
+    tmp_path: Path, sembridge_warnings: list[str], monkeypatch: pytest.MonkeyPatch, pairs, world_size, warned
+) -> None:
+    monkeypatch.setenv("WORLD_SIZE", world_size)
+    data = tmp_path / "pairs.jsonl"
+    data.write_text(
+        "".join(f'{{"query": "q{i}", "positive": "p{i}"}}\n' for i in range(pairs)), encoding="utf-8"
+    )
+    with pytest.raises(SembridgeError, match="no-model"):  # the model is loaded after the warning
+        finetune(tmp_path / "no-model", data, tmp_path / "out", small(batch_size=2))
+    start = f"only {pairs} training pair(s) for a batch of {2 * int(world_size)}:"
+    expected = [message for message in sembridge_warnings if message.startswith(start)]
+    assert len(expected) == (1 if warned else 0), sembridge_warnings
+    if pairs == 1:
+        assert "loss 0" in expected[0] and "--batch-size" in expected[0]
 
 
 def test_checkpoints_of_an_earlier_run_need_resume_or_overwrite(tmp_path: Path) -> None:
