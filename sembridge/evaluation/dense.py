@@ -18,15 +18,14 @@ documents (negative cosines included).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from sembridge.errors import SembridgeError
+from sembridge.evaluation.encode import TextKind, encode_chunks
 from sembridge.evaluation.retrieval import DEFAULT_DOC_BLOCK, DEFAULT_QUERY_CHUNK, SearchResult
-from sembridge.log import progress
 
-TextKind = Literal["query", "document"]
 DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")  # sentence-transformers' order
 
 
@@ -47,33 +46,25 @@ def encode_dense(
     description: str | None = None,
 ) -> np.ndarray:
     """L2-normalised float32 embeddings (one row per text) through the model's query/document prompt."""
-    if batch_size < 1:
-        raise SembridgeError(f"batch_size must be a positive integer, got {batch_size}.")
-    if kind not in ("query", "document"):
-        raise SembridgeError(f"kind must be 'query' or 'document', got {kind!r}.")
-    if not texts:
+    prompt = dense_prompts(model).get(kind) or ""
+    parts = [
+        np.asarray(embeddings, dtype=np.float32)
+        for embeddings in encode_chunks(
+            model,
+            texts,
+            kind,
+            batch_size=batch_size,
+            pool=pool,
+            show_progress=show_progress,
+            description=description,
+            prompt=prompt,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+    ]
+    if not parts:  # no text (encode_chunks has still checked the arguments)
         dimension = getattr(model, "get_embedding_dimension", model.get_sentence_embedding_dimension)()
         return np.zeros((0, dimension or 0), dtype=np.float32)
-    encode = model.encode_query if kind == "query" else model.encode_document
-    prompt = dense_prompts(model)[kind] or ""
-    n_workers = len(pool["processes"]) if pool else 1
-    chunk_size = batch_size * 16 * n_workers
-    parts = []
-    with progress(disable=not show_progress) as bar:
-        task = bar.add_task(description or f"encoding {kind}s", total=len(texts))
-        for start in range(0, len(texts), chunk_size):
-            chunk = list(texts[start : start + chunk_size])
-            embeddings = encode(
-                chunk,
-                prompt=prompt,
-                batch_size=batch_size,
-                show_progress_bar=False,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-                pool=pool,
-            )
-            parts.append(np.asarray(embeddings, dtype=np.float32))
-            bar.advance(task, len(chunk))
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 

@@ -85,6 +85,37 @@ def encoding_pool(encoder: Any, devices: Sequence[str]) -> Iterator[Any]:
         encoder.stop_multi_process_pool(pool)
 
 
+def encode_chunks(
+    model: Any,
+    texts: Sequence[str],
+    kind: TextKind = "document",
+    batch_size: int = 32,
+    pool: Any = None,
+    chunk_size: int | None = None,
+    show_progress: bool = True,
+    description: str | None = None,
+    **encode_kwargs: Any,
+) -> Iterator[Any]:
+    """Yield ``model.encode_query`` / ``encode_document`` outputs for consecutive chunks of ``texts``.
+
+    One progress bar over all texts; a chunk is ``batch_size x 16`` texts per worker, so a
+    multi-process ``pool`` gets work for every process. ``encode_kwargs`` go to the encode call.
+    """
+    if batch_size < 1:
+        raise SembridgeError(f"batch_size must be a positive integer, got {batch_size}.")
+    if kind not in ("query", "document"):
+        raise SembridgeError(f"kind must be 'query' or 'document', got {kind!r}.")
+    n_workers = len(pool["processes"]) if pool else 1
+    chunk_size = chunk_size or batch_size * 16 * n_workers
+    encode = model.encode_query if kind == "query" else model.encode_document
+    with progress(disable=not show_progress) as bar:
+        task = bar.add_task(description or f"encoding {kind}s", total=len(texts))
+        for start in range(0, len(texts), chunk_size):
+            chunk = list(texts[start : start + chunk_size])
+            yield encode(chunk, batch_size=batch_size, show_progress_bar=False, pool=pool, **encode_kwargs)
+            bar.advance(task, len(chunk))
+
+
 def iter_encoded(
     encoder: Any,
     texts: Sequence[str],
@@ -96,28 +127,11 @@ def iter_encoded(
     description: str | None = None,
 ) -> Iterator[sp.csr_matrix]:
     """Yield CSR matrices (float32) for consecutive chunks of ``texts``."""
-    if batch_size < 1:
-        raise SembridgeError(f"batch_size must be a positive integer, got {batch_size}.")
-    if kind not in ("query", "document"):
-        raise SembridgeError(f"kind must be 'query' or 'document', got {kind!r}.")
-    n_workers = len(pool["processes"]) if pool else 1
-    chunk_size = chunk_size or batch_size * 16 * n_workers
-    encode = encoder.encode_query if kind == "query" else encoder.encode_document
-    with progress(disable=not show_progress) as bar:
-        task = bar.add_task(description or f"encoding {kind}s", total=len(texts))
-        for start in range(0, len(texts), chunk_size):
-            chunk = list(texts[start : start + chunk_size])
-            embeddings = encode(
-                chunk,
-                batch_size=batch_size,
-                show_progress_bar=False,
-                convert_to_tensor=True,
-                convert_to_sparse_tensor=True,
-                save_to_cpu=True,
-                pool=pool,
-            )
-            yield to_csr(embeddings)
-            bar.advance(task, len(chunk))
+    for embeddings in encode_chunks(
+        encoder, texts, kind, batch_size, pool, chunk_size, show_progress, description,
+        convert_to_tensor=True, convert_to_sparse_tensor=True, save_to_cpu=True,
+    ):  # fmt: skip
+        yield to_csr(embeddings)
 
 
 def encode_texts(
