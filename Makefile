@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast demo data lint format quality bench clean
+.PHONY: help install test test-fast demo data lint format quality bench bench-gpu clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ quality: install data ## Quality benchmark: every init in five languages, curves
 
 bench: install ## Run the benchmarks (prints figures; BENCH_ARGS=--quick for small sizes)
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
+
+bench-gpu: install ## GPU benchmarks on one CUDA GPU: init at 240k tokens, weights, bf16 training, encoding
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_gpu.py $(BENCH_ARGS)
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache demo-out

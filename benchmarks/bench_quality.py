@@ -36,7 +36,20 @@ from typing import Any
 from common import apply_threads, base_parser, console, header, quiet_libraries, table, write_figures
 
 LANGUAGES = ("ar", "zh", "hi", "ko", "ru")
-INITS = ("sembridge", "sembridge-no-prompt", "mean", "random", "focus")
+INITS = (
+    "sembridge",
+    "sembridge-no-prompt",
+    "mean",
+    "random",
+    "focus",
+    "sembridge-position",
+    "sembridge-alpha-auto",
+    "sembridge-extend",
+)
+# The default rows; the others are asked for with --inits.
+DEFAULT_INITS = ("sembridge", "sembridge-no-prompt", "mean", "random", "focus")
+# Pairs held out of the training pairs' text for --alpha auto (never the test set, never the dev split).
+ALPHA_DEV_PAIRS = 200
 METRIC = "nDCG@10"
 
 # Training settings of the small offline model (2 layers, hidden 128) on a CPU. The paper's
@@ -61,7 +74,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Any:
     parser.add_argument(
         "--langs", nargs="+", choices=LANGUAGES, default=None, help="languages (default: all)"
     )
-    parser.add_argument("--inits", nargs="+", choices=INITS, default=list(INITS), help="initialisations")
+    parser.add_argument(
+        "--inits", nargs="+", choices=INITS, default=list(DEFAULT_INITS), help="initialisations"
+    )
     parser.add_argument(
         "--steps", type=int, default=None, help=f"training steps (default {SMALL_MODEL['steps']})"
     )
@@ -98,7 +113,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Any:
 
 
 def load_language(lang: str, quick: bool, dev: bool, seed: int) -> tuple[Any, Any, Path]:
-    """(training pairs as a Dataset, the evaluation RetrievalDataset, the training text file)."""
+    """(training pairs as a Dataset, the evaluation RetrievalDataset, the training text file).
+
+    Beside the text file, ``alpha-dev.jsonl`` holds ``ALPHA_DEV_PAIRS`` seeded pairs drawn from the
+    training pairs (never from the test set or the dev split) for ``sembridge-alpha-auto``.
+    """
     from datasets import Dataset
 
     from offline_assets.corpora import build_language
@@ -121,6 +140,11 @@ def load_language(lang: str, quick: bool, dev: bool, seed: int) -> tuple[Any, An
         evaluation = _subsample(evaluation, QUICK["test_queries"], QUICK["test_documents"], seed)
     text_file = Path(tempfile.mkdtemp(prefix=f"quality-{lang}-")) / "train.txt"
     text_file.write_text("\n".join(p for pair in pairs for p in pair) + "\n", encoding="utf-8")
+    alpha_dev = random.Random(seed + 1).sample(pairs, min(ALPHA_DEV_PAIRS, len(pairs)))
+    (text_file.parent / "alpha-dev.jsonl").write_text(
+        "".join(json.dumps({"query": q, "positive": p}, ensure_ascii=False) + "\n" for q, p in alpha_dev),
+        encoding="utf-8",
+    )
     dataset = Dataset.from_dict({"query": [q for q, _ in pairs], "positive": [p for _, p in pairs]})
     return dataset, evaluation, text_file
 
@@ -165,6 +189,19 @@ def init_model(name: str, lang: str, text_file: Path, out: Path, seed: int) -> P
         "mean": ("mean", {}),
         "random": ("random", {}),
         "focus": ("focus", {"target_text": str(text_file)}),
+        "sembridge-position": (
+            "sembridge",
+            {"alpha": 4.0, "bridge": str(e5_small_path()), "position_aware": True},
+        ),
+        "sembridge-extend": ("sembridge", {"alpha": 4.0, "bridge": str(e5_small_path())}),
+        "sembridge-alpha-auto": (
+            "sembridge",
+            {
+                "alpha": "auto",
+                "bridge": str(e5_small_path()),
+                "dev_data": str(text_file.parent / "alpha-dev.jsonl"),
+            },
+        ),
     }[name]
     config = InitConfig(
         source=str(splade_tiny_path()),
@@ -172,6 +209,7 @@ def init_model(name: str, lang: str, text_file: Path, out: Path, seed: int) -> P
         method=method,
         seed=seed,
         show_progress=False,
+        extend=name == "sembridge-extend",  # source vocabulary kept, Russian tokens appended
         method_options=options,
     )
     initialize(config, output_dir=out, overwrite=True)

@@ -11,9 +11,16 @@ Inputs (real by default):
   ``default_cache_dir()`` in blocks of ``--block`` pieces, so a later run (or a smaller one, which
   uses a prefix of the same sample) costs no bridge time.
 
+``--inputs demo`` takes the demo setting's real vectors instead: the 7,678 new tokens of the Russian
+WordPiece 8,000 tokenizer (``sembridge init``'s demo) x the same 29,523 source tokens.
+
 The stage itself runs in a fresh subprocess that holds only these tensors, so its peak resident
-memory is its own. Per ``--alpha``: the time of the similarity, the Entmax and the combination
-into the source embedding matrix, tokens per second and peak memory; then, on the first
+memory is its own. Per ``--alpha``: the time of the similarity and Entmax (``iter_entmax_weights``:
+the float32 product, timed apart, then exact candidates and Entmax) and of the combination into the
+source embedding matrix (alpha 1: ``softmax_combine``, chunk by chunk), tokens per second and peak
+memory. Beside it, in the same process: the arithmetic floor, a plain float32 product of the same
+unit vectors chunk by chunk followed by a top-``FLOOR_K`` (timed before and after the stage, the
+faster kept), and the previous float64 path (``iter_similarity`` then ``entmax_rows``); then, on the first
 ``--reference-rows`` rows of the sample (random rows of the vocabulary), the reference algorithm
 (``reference_entmax_weights``: one row at a time, ``entmax_bisect`` over the full row), ours on the
 same rows, the speed ratio and the largest absolute difference between the two weight matrices.
@@ -21,6 +28,7 @@ same rows, the speed ratio and the largest absolute difference between the two w
     python benchmarks/bench_weights.py                      # 100k new tokens, alpha 4
     python benchmarks/bench_weights.py --new-tokens all --alpha 4 2
     python benchmarks/bench_weights.py --quick              # under a minute
+    python benchmarks/bench_weights.py --inputs demo --alpha 4 2   # 7,678 x 29,523 real rows
     python benchmarks/bench_weights.py --device cuda        # stage and reference on the GPU
 """
 
@@ -54,6 +62,8 @@ QUICK_NEW_TOKENS = 2_000
 QUICK_REFERENCE_ROWS = 100
 DEFAULT_NEW_TOKENS = 100_000
 DEFAULT_REFERENCE_ROWS = 2_000
+# The floor's top-k: what any weights stage must at least do is one float32 product and a small top-k.
+FLOOR_K = 16
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -78,10 +88,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--bridge-batch-size", type=int, default=256, help="bridge encoding batch size")
     parser.add_argument(
         "--inputs",
-        choices=["auto", "real", "random"],
+        choices=["auto", "real", "random", "demo"],
         default="auto",
         help="real bridge embeddings, random unit vectors, or auto: real, except that --quick falls back "
-        "to random vectors when the source embeddings are not cached yet",
+        "to random vectors when the source embeddings are not cached yet; demo: the real new tokens of "
+        "the demo's Russian WordPiece 8,000 tokenizer (--new-tokens ignored)",
     )
     # Internal: run one alpha's stage on prepared inputs (in a fresh process) and write its figures.
     parser.add_argument("--stage-worker", type=Path, default=None, help=argparse.SUPPRESS)
@@ -131,11 +142,22 @@ def prepare_inputs(args: argparse.Namespace, path: Path) -> dict[str, Any]:
     del model
 
     bridge_dir = e5_small_path()
-    target_tokens = vocab_tokens(AutoTokenizer.from_pretrained(bridge_dir))
-    overlap = find_overlap(source_tokens, target_tokens)
+    if args.inputs == "demo":
+        from offline_assets import wordpiece_tokenizer_path
+        from sembridge.vocab import vocabulary_size
+
+        demo_tokenizer = AutoTokenizer.from_pretrained(wordpiece_tokenizer_path("ru", vocab_size=8000))
+        target_tokens = vocab_tokens(demo_tokenizer)
+        overlap = find_overlap(source_tokens, target_tokens, target_size=vocabulary_size(demo_tokenizer))
+    else:
+        target_tokens = vocab_tokens(AutoTokenizer.from_pretrained(bridge_dir))
+        overlap = find_overlap(source_tokens, target_tokens)
     by_id = {t.id: t for t in target_tokens}
     new_tokens = [by_id[i] for i in overlap.new_ids]
     order = torch.randperm(len(new_tokens), generator=torch.Generator().manual_seed(args.seed))
+    if args.inputs == "demo":
+        order = torch.arange(len(new_tokens))  # the demo's tokens, in the demo's order (its cache entry)
+        args.new_tokens, args.block = "all", len(new_tokens)
     n = len(new_tokens) if args.new_tokens == "all" else min(args.new_tokens, len(new_tokens))
     # Whole blocks of the same permutation, so that any sample size reuses the cached blocks.
     covered = min(-(-n // args.block) * args.block, len(new_tokens))
@@ -156,7 +178,7 @@ def prepare_inputs(args: argparse.Namespace, path: Path) -> dict[str, Any]:
         kind = "random" if args.quick and not source_cached else "real"
 
     started = time.perf_counter()
-    if kind == "real":
+    if kind in ("real", "demo"):
         blocks_cached = sum(embedder.cache_path(block).is_file() for block in blocks)
         from sembridge.log import progress
 
@@ -228,13 +250,16 @@ def stage_worker(args: argparse.Namespace) -> None:
     import torch
     from safetensors.torch import load_file
 
+    import sembridge.weights as weights_module
     from sembridge.sparse_weights import SparseWeights
     from sembridge.weights import (
         combine,
         entmax_rows,
         entmax_weights,
+        iter_entmax_weights,
         iter_similarity,
         reference_entmax_weights,
+        softmax_combine,
     )
 
     device = torch.device(args.device)
@@ -246,35 +271,67 @@ def stage_worker(args: argparse.Namespace) -> None:
         target, source, matrix = target.to(device), source.to(device), matrix.to(device)
     sync = cuda_sync(device)
     n = target.shape[0]
+    # The bridge's vectors are unit vectors already; the floor starts from them.
+    unit_target = torch.nn.functional.normalize(target, dim=-1)
+    unit_source = torch.nn.functional.normalize(source, dim=-1)
 
-    # The stage exactly as iter_entmax_weights runs it, with the two calls timed apart.
+    def floor() -> float:
+        started = time.perf_counter()
+        for start in range(0, n, args.chunk_size):
+            (unit_target[start : start + args.chunk_size] @ unit_source.T).topk(FLOOR_K + 1, dim=-1)
+        if sync is not None:
+            sync()
+        return time.perf_counter() - started
+
+    # The float32 product inside iter_entmax_weights, timed apart (the rest is Entmax and exact rescoring).
     watch = Stopwatch(sync)
-    parts: list[SparseWeights] = []
+    product = weights_module._float32_product
+
+    def timed_product(*tensors_: Any) -> Any:
+        with watch.part("similarity"):
+            out = product(*tensors_)
+            if sync is not None:
+                sync()
+        return out
+
+    floor_s = floor()
+    weights_module._float32_product = timed_product
     with PeakMemory(cuda_device=device if device.type == "cuda" else None) as memory:
-        sims = iter_similarity(target, source, chunk_size=args.chunk_size, device=device)
-        while True:
-            with watch.part("similarity"):
-                item = next(sims, None)
-            if item is None:
-                break
-            _, sim = item
-            with watch.part("entmax"):
-                parts.append(entmax_rows(sim, alpha))
-            del sim
-        with watch.part("entmax"):
-            weights = SparseWeights.concat(parts)
-        del parts
+        with watch.part("weights"):
+            if alpha == 1:
+                weights, combined = softmax_combine(
+                    target, source, {"matrix": matrix}, chunk_size=args.chunk_size, device=device
+                )
+            else:
+                chunks = iter_entmax_weights(target, source, alpha, chunk_size=args.chunk_size, device=device)
+                weights = SparseWeights.concat([chunk for _, chunk in chunks])
         with watch.part("combine"):
-            rows = combine(weights, matrix)
+            rows = combined["matrix"] if alpha == 1 else combine(weights, matrix)
         del rows
+    weights_module._float32_product = product
+    floor_s = min(floor_s, floor())
+    # The previous path: float64 similarity, then entmax_rows on each chunk.
+    previous = Stopwatch(sync)
+    with previous.part("previous"):
+        for _, sim in iter_similarity(target, source, chunk_size=args.chunk_size, device=device):
+            entmax_rows(sim, alpha)
+            del sim
+    if alpha == 1:
+        watch.seconds["similarity"] = watch.seconds["weights"]  # softmax_combine: the float64 product
     sizes = weights.support_sizes().float()
     figures: dict[str, Any] = {
         "alpha": alpha,
         "rows": n,
         "similarity_s": watch.seconds["similarity"],
-        "entmax_s": watch.seconds["entmax"],
+        "entmax_s": watch.seconds["weights"] - watch.seconds["similarity"],
+        "weights_s": watch.seconds["weights"],
+        "floor_s": floor_s,
+        "floor_k": FLOOR_K,
+        "x_floor": watch.seconds["weights"] / floor_s,
+        "previous_s": previous.seconds["previous"],
+        "previous_x_floor": previous.seconds["previous"] / floor_s,
         "combine_s": watch.seconds["combine"],
-        "stage_s": watch.total("similarity", "entmax", "combine"),
+        "stage_s": watch.total("weights", "combine"),
         "support_mean": float(sizes.mean()),
         "support_max": int(sizes.max()),
         "full_width_rows": full_rows[0] if full_rows else None,
@@ -286,7 +343,7 @@ def stage_worker(args: argparse.Namespace) -> None:
     if full_rows:
         figures["full_width_share"] = full_rows[0] / n
     figures["tokens_per_s"] = n / figures["stage_s"]
-    figures["ours_ms_per_row"] = 1e3 * watch.total("similarity", "entmax") / n
+    figures["ours_ms_per_row"] = 1e3 * watch.seconds["weights"] / n
 
     r = min(args.reference_rows, n)
     if r:
@@ -296,10 +353,13 @@ def stage_worker(args: argparse.Namespace) -> None:
             same_rows = entmax_weights(head_target, source, alpha, chunk_size=args.chunk_size, device=device)
         with watch.part("reference"):
             reference = reference_entmax_weights(head_target, source, alpha)
-        end = int(weights.indptr[r])
-        ours_dense = SparseWeights(
-            weights.indptr[: r + 1], weights.indices[:end], weights.values[:end], weights.num_columns
-        ).to_dense()
+        if weights.truncated:  # alpha 1 keeps only the largest weights: compare the full rows
+            ours_dense = same_rows.to_dense()
+        else:
+            end = int(weights.indptr[r])
+            ours_dense = SparseWeights(
+                weights.indptr[: r + 1], weights.indices[:end], weights.values[:end], weights.num_columns
+            ).to_dense()
         figures.update(
             {
                 "reference_rows": r,
@@ -314,6 +374,7 @@ def stage_worker(args: argparse.Namespace) -> None:
         figures["speedup_same_rows"] = figures["reference_ms_per_row"] / figures["ours_same_rows_ms_per_row"]
         figures["speedup_full_run"] = figures["reference_ms_per_row"] / figures["ours_ms_per_row"]
         figures["reference_projected_s"] = figures["reference_ms_per_row"] * n / 1e3
+        figures["reference_x_floor"] = figures["reference_ms_per_row"] * n / 1e3 / floor_s
     print("STAGE-FIGURES " + json.dumps(figures), flush=True)
 
 
@@ -361,7 +422,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         console.print(
             f"inputs: [bold]{described['inputs']}[/bold] ({described['bridge_cache']}); "
             f"{described['new_tokens']:,} new tokens sampled from {described['target_new_total']:,} "
-            f"(e5 vocabulary {described['target_vocab']:,}, seed {args.seed}) x "
+            f"({'Russian WordPiece' if described['inputs'] == 'demo' else 'e5'} vocabulary "
+            f"{described['target_vocab']:,}, seed {args.seed}) x "
             f"{described['source_candidates']:,} source tokens (SPLADE-tiny {described['source_vocab']:,}); "
             f"matrix {described['matrix_shape'][0]:,} x {described['matrix_shape'][1]}; "
             f"bridge {described['bridge_seconds']:.1f} s, vocabularies {described['prepare_seconds']:.1f} s"
@@ -406,6 +468,33 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for r in results
         ],
     )
+    table(
+        f"against the arithmetic floor: a float32 product of the same unit vectors, {args.chunk_size} rows "
+        f"at a time, and a top-{FLOOR_K}, timed in the same process",
+        [
+            "alpha",
+            "floor s",
+            "similarity + Entmax s",
+            "x floor",
+            "float64 path s",
+            "x floor",
+            "reference projected s",
+            "x floor",
+        ],
+        [
+            [
+                r["alpha"],
+                r["floor_s"],
+                r["weights_s"],
+                r["x_floor"],
+                r["previous_s"],
+                r["previous_x_floor"],
+                r.get("reference_projected_s"),
+                r.get("reference_x_floor"),
+            ]
+            for r in results
+        ],
+    )
     with_reference = [r for r in results if r.get("reference_rows")]
     if with_reference:
         table(
@@ -440,8 +529,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "(its fallback); each costs about what the reference costs per row.[/dim]"
     )
     console.print(
+        "[dim]float64 path: the previous stage (float64 similarity, then entmax_rows), same rows.[/dim]"
+    )
+    console.print(
         "[dim]targets: speed-up >= 20x on the same rows, max |diff| <= 1e-6, "
-        "peak memory of the stage < 3 GB at 250k new tokens.[/dim]"
+        "peak memory of the stage < 3 GB at 250k new tokens, similarity + Entmax <= 1.3x the floor.[/dim]"
     )
     figures = {
         "benchmark": "weights",

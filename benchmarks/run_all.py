@@ -28,6 +28,9 @@ SCRIPTS = {
     "init": "bench_init.py",
     "retrieval": "bench_retrieval.py",
     "training": "bench_training.py",
+    "onnx": "bench_onnx.py",
+    "bridge-backends": "bench_bridge_backends.py",  # torch / ONNX / OpenVINO bridge (CPU)
+    "large-vocab": "bench_large_vocab.py",  # bounded MLM logits, 8k-250k vocabularies (CPU)
 }
 
 

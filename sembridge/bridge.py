@@ -25,7 +25,7 @@ from safetensors import safe_open
 from safetensors.torch import save
 
 from sembridge.cache import default_cache_dir
-from sembridge.io import atomic_file
+from sembridge.io import atomic_file, remove_stale_temporaries
 
 logger = logging.getLogger("sembridge")
 
@@ -43,9 +43,15 @@ def _bridge_identity(name: str) -> str:
     return name
 
 
-def cache_key(bridge: str, prompt: str | None, texts: Sequence[str]) -> str:
+def cache_key(bridge: str, prompt: str | None, texts: Sequence[str], backend: str = "torch") -> str:
+    """The cache entry's name: the bridge's identity, the prompt, the backend and the strings.
+
+    The ``torch`` backend keeps the key it always had, so existing entries stay valid; another
+    backend (ONNX, OpenVINO, int8) gives other embeddings, hence its own entries.
+    """
     digest = hashlib.sha256()
-    digest.update(json.dumps([_bridge_identity(bridge), prompt or ""], ensure_ascii=False).encode())
+    identity = [_bridge_identity(bridge), prompt or ""] + ([] if backend == "torch" else [backend])
+    digest.update(json.dumps(identity, ensure_ascii=False).encode())
     for text in texts:
         digest.update(b"\0")
         digest.update(text.encode("utf-8", "surrogatepass"))
@@ -55,7 +61,9 @@ def cache_key(bridge: str, prompt: str | None, texts: Sequence[str]) -> str:
 class BridgeEmbedder:
     """Embeds strings with a sentence-transformers model, unit-normalised, with a disk cache.
 
-    The model is loaded lazily, on the first cache miss.
+    The model is loaded lazily, on the first cache miss. ``backend`` says where its transformer
+    runs (:mod:`sembridge.bridge_backends`): ``torch`` (sentence-transformers' ``encode``),
+    ``onnx``, ``onnx-int8``, ``openvino`` or ``openvino-int8`` (on the CPU, whatever ``device``).
     """
 
     def __init__(
@@ -66,9 +74,13 @@ class BridgeEmbedder:
         cache_dir: str | Path | None = None,
         prompt: str | None = None,
         show_progress: bool = True,
+        backend: str = "torch",
     ) -> None:
+        from sembridge.bridge_backends import check_backend
+
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
+        self.backend = check_backend(backend)
         self.name = name
         self.device = device
         self.batch_size = batch_size
@@ -76,6 +88,7 @@ class BridgeEmbedder:
         self.explicit_prompt = prompt
         self.show_progress = show_progress
         self._model: Any = None
+        self._runner: Any = None
         self._prompt: str | None = None
         self.cache_hits = 0
         self.cache_misses = 0
@@ -87,6 +100,18 @@ class BridgeEmbedder:
 
             self._model = load_bridge(self.name, self.device)
         return self._model
+
+    @property
+    def runner(self) -> Any:
+        """The ONNX Runtime / OpenVINO runner of a non-torch backend (exported on first use)."""
+        if self._runner is None:
+            from sembridge.bridge_backends import onnx_runner
+            from sembridge.loading import load_bridge
+
+            if self._model is None:
+                self._model = load_bridge(self.name, "cpu")
+            self._runner = onnx_runner(self._model, self.backend, self.cache_dir, _bridge_identity(self.name))
+        return self._runner
 
     @property
     def prompt(self) -> str | None:
@@ -111,7 +136,8 @@ class BridgeEmbedder:
         return ""
 
     def cache_path(self, texts: Sequence[str]) -> Path:
-        return self.cache_dir / "bridge" / f"{cache_key(self.name, self.prompt, texts)}.safetensors"
+        key = cache_key(self.name, self.prompt, texts, self.backend)
+        return self.cache_dir / "bridge" / f"{key}.safetensors"
 
     def embed(self, texts: Sequence[str], label: str = "tokens") -> torch.Tensor:
         """Unit-length float32 embeddings [len(texts), dim], served from the cache when possible."""
@@ -133,14 +159,17 @@ class BridgeEmbedder:
             self.name,
             f" (prompt {prompt!r})" if prompt else "",
         )
-        embeddings = self.model.encode(
-            texts,
-            prompt=prompt or "",
-            batch_size=self.batch_size,
-            convert_to_tensor=True,
-            normalize_embeddings=True,
-            show_progress_bar=self.show_progress,
-        )
+        if self.backend == "torch":
+            embeddings = self.model.encode(
+                texts,
+                prompt=prompt or "",
+                batch_size=self.batch_size,
+                convert_to_tensor=True,
+                normalize_embeddings=True,
+                show_progress_bar=self.show_progress,
+            )
+        else:
+            embeddings = self.runner.encode(texts, prompt or "", self.batch_size, self.show_progress)
         embeddings = embeddings.float().cpu().contiguous()
         self._write(path, embeddings, label)
         return embeddings
@@ -150,10 +179,14 @@ class BridgeEmbedder:
             "bridge": self.name,
             "prompt": self.prompt or "",
             "label": label,
+            "backend": self.backend,
             "key": path.stem,
             "rows": str(embeddings.shape[0]),
             "dim": str(embeddings.shape[1]),
         }
+        # Temporaries of entries whose writer was killed (a write lasts seconds: older ones of
+        # earlier versions, which do not name their writer, go after an hour).
+        remove_stale_temporaries(path.parent, legacy_after=3600)
         with atomic_file(path, "wb") as handle:
             handle.write(save({"embeddings": embeddings}, metadata=metadata))
 

@@ -1,4 +1,8 @@
-"""Where sembridge caches what it builds (bridge embeddings, converted offline assets)."""
+"""Where sembridge caches what it builds (bridge embeddings, converted offline assets).
+
+Entries are written atomically (:func:`sembridge.io.atomic_file`); a writer removes the stale
+temporaries that killed runs left in its folder (:func:`sembridge.io.remove_stale_temporaries`).
+"""
 
 from __future__ import annotations
 

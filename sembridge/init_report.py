@@ -23,6 +23,7 @@ from sembridge.methods.base import NewRows
 from sembridge.vocab import Overlap, VocabToken
 
 if TYPE_CHECKING:
+    from sembridge.extend import ExtendedVocab
     from sembridge.initialize import InitConfig
 
 REPORT_FILE = "sembridge_init.json"
@@ -56,13 +57,15 @@ def token_records(
             "sources": [[m.source_token, 1.0]],
             "source_ids": [m.source_id],
         }
+    # The full rows' support sizes (alpha 1 weights store only each row's largest entries).
+    supports = new_rows.weights.support_sizes().tolist() if new_rows.weights is not None else []
     for row, target_id in enumerate(overlap.new_ids):
         record: dict[str, Any] = {"token": target_text[target_id], "kind": "new"}
         ids, values = new_rows.weights.row(row) if new_rows.weights is not None else ([], [])
         if len(ids) == 0:
             record["note"] = new_rows.unweighted_note or method_summary
         else:
-            record["support"] = int(ids.numel())
+            record["support"] = int(supports[row])
             record["sources"] = [
                 [source_text.get(int(i), f"<{int(i)}>"), round(float(v), 6)]
                 for i, v in zip(ids[:top].tolist(), values[:top].tolist(), strict=True)
@@ -120,6 +123,40 @@ def build_report(
             METHODS[config.method].summary,
         ),
     }
+
+
+def record_vocabulary(report: dict[str, Any], extended: ExtendedVocab | None) -> None:
+    """Record the vocabulary mode; under ``--extend``, re-key the token records by the extended ids.
+
+    An extended model keeps the source's ids for its own tokens (they have no record: their rows
+    are the source's) and gives appended target token ``k`` id ``source_size + k``; its record is
+    the one replace mode writes, with the appended piece and the target id it came from.
+    """
+    summary = report["summary"]
+    if extended is None:
+        summary["vocabulary"] = "replace"
+        return
+    summary["vocabulary"] = "extend"
+    summary["extend"] = extended.summary()
+    records = report.get("tokens", {})
+    tokens: dict[str, dict[str, Any]] = {}
+    for offset, (target_id, piece) in enumerate(zip(extended.target_ids, extended.pieces, strict=True)):
+        record = dict(records.get(str(target_id), {"kind": "new"}))
+        record["target_id"] = target_id
+        record["token"] = piece
+        tokens[str(extended.source_size + offset)] = record
+    report["tokens"] = tokens
+
+
+def record_query_weights(report: dict[str, Any], policy: str, weights: Any) -> None:
+    """Record how an inference-free model's static query weights were built, and their figures."""
+    from sembridge.static_weights import query_weight_summary
+
+    how = {
+        "combine": "copied for copied tokens, combined with the rows' weights for new tokens",
+        "idf": "BM25 IDF recomputed on --target-text",
+    }[policy]
+    report["summary"]["query_weights"] = {"policy": policy, "how": how, **query_weight_summary(weights)}
 
 
 def write_report(path: str | Path, report: dict[str, Any]) -> None:

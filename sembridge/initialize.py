@@ -18,15 +18,30 @@ from typing import Any
 
 import torch
 
+from sembridge.alpha_search import check_alpha_options, is_auto, search_alpha
 from sembridge.device import resolve_device
 from sembridge.errors import SembridgeError
-from sembridge.init_report import REPORT_FILE, build_report, write_report
+from sembridge.extend import check_mergeable, extend_parts, extend_vector, merge_tokenizers
+from sembridge.init_report import (
+    REPORT_FILE,
+    build_report,
+    record_query_weights,
+    record_vocabulary,
+    write_report,
+)
 from sembridge.io import atomic_output_dir, check_output_dir, save_sparse_encoder
 from sembridge.loading import load_source, load_tokenizer
 from sembridge.log import stage
-from sembridge.methods import DEFAULT_METHOD, METHODS, check_options
+from sembridge.methods import DEFAULT_METHOD, METHODS, check_options, declared_options
 from sembridge.methods.base import InitContext, NewRows
 from sembridge.methods.initializers import create_initializer
+from sembridge.model_card import write_model_card
+from sembridge.static_weights import (
+    check_query_weights,
+    combine_query_weights,
+    idf_query_weights,
+    read_text_lines,
+)
 from sembridge.surgery import MLMParts, mlm_parts, rebuild_mlm
 from sembridge.vocab import MatchOptions, Overlap, find_overlap, vocab_tokens, vocabulary_size
 
@@ -57,6 +72,9 @@ class InitConfig:
     chunk_size: int
     top_sources: int
     show_progress: bool
+    extend: bool
+    query_weights: str | None
+    target_text: str | None
     method_options: dict[str, Any]
 
     def __init__(
@@ -73,6 +91,8 @@ class InitConfig:
         chunk_size: int = 1024,
         top_sources: int = 10,
         show_progress: bool = True,
+        extend: bool = False,
+        query_weights: str | None = None,
         method_options: Mapping[str, Any] | None = None,
         **options: Any,
     ) -> None:
@@ -83,6 +103,8 @@ class InitConfig:
         for name, value in (("chunk_size", chunk_size), ("top_sources", top_sources)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise SembridgeError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed < 2**64:
+            raise SembridgeError(f"seed must be an integer in [-2**63, 2**64), got {seed!r}")
         given = dict(method_options or {})
         twice = sorted(set(given) & set(options))
         if twice:
@@ -101,8 +123,19 @@ class InitConfig:
         self.chunk_size = chunk_size
         self.top_sources = top_sources
         self.show_progress = show_progress
+        self.extend = bool(extend)
+        merged = {**given, **options}
+        # --target-text is FOCUS's input and --query-weights idf's: shared when the method lacks it.
+        uses_text = any(o.key == "target_text" for o in declared_options(method))
+        shared_text = None if uses_text else merged.pop("target_text", None)
         # Refuses options the method does not use, names a missing required input, fills in defaults.
-        self.method_options = check_options(method, {**given, **options})
+        self.method_options = check_options(method, merged)
+        if shared_text is not None:
+            shared_text = str(Path(shared_text).expanduser())
+        self.target_text = self.method_options.get("target_text") if uses_text else shared_text
+        self.query_weights = check_query_weights(query_weights, self.target_text, uses_text)
+        if "alpha" in self.method_options:
+            check_alpha_options(self.method_options)  # --alpha auto needs --dev-data, and only it
 
 
 @dataclass
@@ -113,6 +146,8 @@ class InitResult:
     new_rows: NewRows
     report: dict[str, Any]
     output_dir: Path | None = None
+    # Inference-free sources: the static query weight of every output token.
+    query_weights: torch.Tensor | None = None
 
 
 def _assemble(parts: MLMParts, overlap: Overlap, new_rows: NewRows, size: int) -> MLMParts:
@@ -139,6 +174,45 @@ def _assemble(parts: MLMParts, overlap: Overlap, new_rows: NewRows, size: int) -
     )
 
 
+def _search_alpha(
+    config: InitConfig, ctx: InitContext, source: Any, target_tokenizer: Any, target_size: int
+) -> NewRows:
+    """``--alpha auto``: the rows of the alpha that scores best on ``--dev-data`` (see alpha_search)."""
+    import copy
+
+    options = {k: v for k, v in config.method_options.items() if k not in ("dev_data", "alpha_candidates")}
+
+    def build(alpha: float) -> NewRows:
+        method = create_initializer(config.method, {**options, "alpha": alpha})
+        return method.build(ctx)
+
+    def write(rows: NewRows, folder: Path) -> None:
+        new_parts = _assemble(ctx.parts, ctx.overlap, rows, target_size)
+        model = rebuild_mlm(copy.deepcopy(source.model), new_parts, target_tokenizer)
+        tokenizer = copy.deepcopy(target_tokenizer)
+        tokenizer.model_input_names = list(source.tokenizer.model_input_names)
+        max_len = getattr(source.tokenizer, "model_max_length", None)
+        if max_len and max_len < 1_000_000:
+            tokenizer.model_max_length = max_len
+        save_sparse_encoder(
+            model,
+            tokenizer,
+            folder,
+            pooling_strategy=source.pooling_strategy,
+            activation_function=source.activation_function,
+        )
+
+    with stage("alpha search", ctx.timings):
+        search = search_alpha(
+            build,
+            write,
+            config.method_options["dev_data"],
+            config.method_options.get("alpha_candidates"),
+            device=config.device,
+        )
+    return search.rows
+
+
 def initialize(
     config: InitConfig, output_dir: str | Path | None = None, overwrite: bool = False
 ) -> InitResult:
@@ -152,6 +226,13 @@ def initialize(
     with stage("load models", timings):
         source = load_source(config.source, device="cpu")
         target_tokenizer = load_tokenizer(config.target_tokenizer)
+    if config.query_weights is not None and not source.inference_free:
+        raise SembridgeError(
+            f"--query-weights applies to inference-free sources; '{config.source}' has no query weights",
+            hint="leave --query-weights out (a SPLADE source encodes queries with its MLM)",
+        )
+    if config.extend:
+        check_mergeable(source.tokenizer, target_tokenizer)  # refuse before any heavy work
 
     with stage("overlap", timings):
         source_tokens = vocab_tokens(source.tokenizer)
@@ -179,16 +260,35 @@ def initialize(
         target_tokenizer=target_tokenizer,
         source_config=source.model.config,
     )
-    new_rows = method.build(ctx)
+    if is_auto(config.method_options):
+        new_rows = _search_alpha(config, ctx, source, target_tokenizer, target_size)
+    else:
+        new_rows = method.build(ctx)
 
     with stage("model surgery", timings):
         new_parts = _assemble(parts, overlap, new_rows, target_size)
-        model = rebuild_mlm(source.model, new_parts, target_tokenizer)
+        extended, tokenizer = None, target_tokenizer
+        if config.extend:  # source rows kept, target tokens the source lacks appended
+            extended = merge_tokenizers(source.tokenizer, target_tokenizer, parts.embeddings.shape[0])
+            new_parts = extend_parts(parts, new_parts, extended)
+            tokenizer = extended.tokenizer
+        model = rebuild_mlm(source.model, new_parts, tokenizer)
         # The target tokenizer must feed the source architecture (DistilBERT takes no token_type_ids).
-        target_tokenizer.model_input_names = list(source.tokenizer.model_input_names)
+        tokenizer.model_input_names = list(source.tokenizer.model_input_names)
         max_len = getattr(source.tokenizer, "model_max_length", None)
         if max_len and max_len < 1_000_000:
-            target_tokenizer.model_max_length = max_len
+            tokenizer.model_max_length = max_len
+
+    query = None
+    if source.inference_free:
+        with stage("query weights", timings):
+            if config.query_weights == "idf":
+                lines = read_text_lines(config.target_text)
+                query = idf_query_weights(tokenizer, lines, len(new_parts.embeddings))
+            else:
+                query = combine_query_weights(source.query_weights, overlap, new_rows, target_size)
+                if extended is not None:
+                    query = extend_vector(source.query_weights.float(), query, extended)
 
     report = build_report(
         config,
@@ -199,18 +299,24 @@ def initialize(
         overlap,
         new_rows,
     )
+    record_vocabulary(report, extended)
+    if query is not None:
+        record_query_weights(report, config.query_weights or "combine", query)
     report["summary"]["timings"] = timings
-    result = InitResult(model, target_tokenizer, overlap, new_rows, report)
+    result = InitResult(model, tokenizer, overlap, new_rows, report, query_weights=query)
     if output_dir is not None:
-        with stage("save", timings), atomic_output_dir(output_dir, overwrite) as tmp:
+        with stage("save", timings), atomic_output_dir(output_dir, overwrite, checked=True) as tmp:
             save_sparse_encoder(
                 model,
-                target_tokenizer,
+                tokenizer,
                 tmp,
                 pooling_strategy=source.pooling_strategy,
                 activation_function=source.activation_function,
+                query_weights=query,
+                query_frozen=source.query_frozen,
             )
             report["summary"]["timings"] = timings
             write_report(tmp / REPORT_FILE, report)
+            write_model_card(tmp, init_report=report)
         result.output_dir = Path(output_dir)
     return result

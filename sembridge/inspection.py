@@ -8,10 +8,15 @@ from typing import Any
 from sembridge.errors import SembridgeError
 from sembridge.init_report import REPORT_FILE, read_report
 from sembridge.loading import load_sparse_encoder, load_tokenizer
+from sembridge.vocab import canonical_form, detect_scheme
 
 
 def explain_token(model_dir: str | Path, text: str, top: int | None = None) -> dict[str, Any]:
     """How each piece of ``text`` was built: copied from a source token, or combined from several.
+
+    Each piece carries its position class (``word-initial`` or ``continuation``); for SemBridge
+    the result also holds the alpha the rows were built with (under ``--alpha auto``, the chosen
+    one; ``alpha_setting`` is then ``"auto"``) and whether the weights were position-aware.
 
     ``text`` may be a vocabulary entry (``##ова``, ``[CLS]``) or any word, which is split into
     pieces by the model's tokenizer.
@@ -26,6 +31,7 @@ def explain_token(model_dir: str | Path, text: str, top: int | None = None) -> d
     else:
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     records = report.get("tokens", {})
+    scheme = detect_scheme(tokenizer)
     pieces = []
     for token_id in ids:
         record = dict(
@@ -34,10 +40,20 @@ def explain_token(model_dir: str | Path, text: str, top: int | None = None) -> d
             )
         )
         record["id"] = int(token_id)
+        canonical, _ = canonical_form(str(tokenizer.convert_ids_to_tokens(int(token_id))), scheme)
+        record["position_class"] = "word-initial" if canonical.word_start else "continuation"
         if top is not None and "sources" in record:
             record["sources"] = record["sources"][:top]
         pieces.append(record)
-    return {"text": text, "method": report["summary"]["method"], "pieces": pieces}
+    info = report["summary"].get("method_info") or {}
+    result: dict[str, Any] = {"text": text, "method": report["summary"]["method"], "pieces": pieces}
+    if "alpha" in info:  # the alpha the rows were built with (the chosen one under --alpha auto)
+        result["alpha"] = info["alpha"]
+        result["alpha_setting"] = report["settings"].get("alpha", info["alpha"])
+        result["position_aware"] = bool(info.get("position_aware", False))
+        classes = info.get("position_classes") or {}
+        result["position_fallback"] = sorted(c for c, v in classes.items() if v.get("fallback"))
+    return result
 
 
 def top_terms(model_dir: str | Path, text: str, top_k: int = 20, device: str = "cpu") -> dict[str, Any]:

@@ -7,17 +7,29 @@ This module owns every atomic write of the package:
 - :func:`atomic_file`: one file (a report, a plot, a cache entry) written to a temporary name
   beside its destination and moved into place with ``os.replace``;
 
-so a failure never leaves a half-written output behind. :func:`library_versions` is the one
-version stamp that reports record.
+so a failure never leaves a half-written output behind. :func:`check_output_dir` and
+:func:`check_output_location` refuse, before any heavy work, an output that exists or that
+cannot be written (a parent that is a file, a read-only folder).
+
+Temporary names carry their owner (``.OUT.tmp-<host>-<pid>-<random>``, ``.OUT.old-...``): a run
+that finds its own kind of temporary left by a process that is gone (killed) removes it
+(:func:`remove_stale_temporaries`). The final move of an output folder never replaces a folder
+that appeared while the run was working unless ``overwrite`` was given.
+:func:`library_versions` is the one version stamp that reports record.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
 import platform
+import re
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
@@ -25,6 +37,8 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from sembridge.errors import OutputExistsError, SembridgeError
+
+logger = logging.getLogger("sembridge")
 
 # Version stamp key -> distribution name.
 _STAMPED_DISTRIBUTIONS = {
@@ -37,7 +51,8 @@ _STAMPED_DISTRIBUTIONS = {
 
 
 def check_output_dir(path: str | Path, overwrite: bool) -> Path:
-    """Refuse an existing output folder unless ``overwrite``; call before any heavy work."""
+    """Refuse an existing output folder unless ``overwrite``, or one that cannot be written;
+    call before any heavy work."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise OutputExistsError(
@@ -48,32 +63,234 @@ def check_output_dir(path: str | Path, overwrite: bool) -> Path:
         raise SembridgeError(
             f"output path '{path}' exists and is not a folder", hint="choose another --output"
         )
+    check_output_location(path)
     return path
 
 
+def check_output_location(path: str | Path) -> Path:
+    """Refuse an output (file or folder) that could not be written where it is asked for.
+
+    The nearest existing folder above ``path`` must be a folder (not a file) that this user may
+    write in, on a file system mounted for writing: what creating ``path`` and its missing parents
+    needs. Nothing is created.
+    """
+    path = Path(path)
+    for parent in path.absolute().parents:
+        if not os.path.lexists(parent):
+            continue
+        shown = _relative(parent)
+        if not parent.is_dir():
+            raise SembridgeError(
+                f"'{shown}' is a file, not a folder, so '{path}' cannot be written",
+                hint="choose another --output",
+            )
+        reason = None
+        if hasattr(os, "statvfs") and os.statvfs(parent).f_flag & os.ST_RDONLY:
+            reason = "it is on a read-only file system"
+        elif not os.access(parent, os.W_OK | os.X_OK):
+            reason = "permission denied"
+        if reason:
+            raise SembridgeError(
+                f"cannot write in '{shown}' ({reason}), so '{path}' cannot be written",
+                hint="choose an --output in a folder you can write to",
+            )
+        return path
+    return path
+
+
+def _relative(path: Path) -> str:
+    """``path`` as the user likely typed it: relative to the working folder when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd())) or "."
+    except ValueError:
+        return str(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Temporary names and their clean-up
+
+# Host names are reduced to letters and digits so that a temporary name parses back unambiguously.
+_HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?:tmp|old)-(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-[A-Za-z0-9_]+$")
+# Names of sembridge <= 0.x, without their owner: ``.NAME.tmp-<8 random characters>``.
+_LEGACY_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?:tmp|old)-[a-z0-9_]{8}$")
+
+
+# The start of "this run": when this process imported sembridge.io (a process start time read
+# from the system is rounded to the second, too coarse to tell a temporary of a run killed just
+# before this one started).
+_RUN_STARTED = time.time()
+
+
+def temporary_prefix(name: str, kind: Literal["tmp", "old"] = "tmp") -> str:
+    """The prefix of this process's temporaries for the output ``name``: ``.name.tmp-<host>-<pid>-``."""
+    return f".{name}.{kind}-{_HOST}-{os.getpid()}-"
+
+
+def _owner_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: alive, owned by another user
+        return True
+    return True
+
+
+def remove_stale_temporaries(
+    folder: str | Path, name: str | None = None, legacy_after: float | None = None
+) -> list[Path]:
+    """Remove the temporaries sembridge left in ``folder`` (for the output ``name``, or any).
+
+    Only names sembridge itself makes (``.NAME.tmp-<host>-<pid>-<random>`` and
+    ``.NAME.old-...``) are touched, and only those written on this host by a process that is no
+    longer alive and last modified before this run began: a live run's temporaries are never
+    removed. Older versions' names carry no owner: they are removed only when ``legacy_after``
+    is given and they were last modified more than that many seconds ago (for folders where a
+    write lasts seconds, such as the bridge cache). Returns what was removed.
+    """
+    folder = Path(folder)
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMPORARY.match(entry.name)
+        legacy = None if match or legacy_after is None else _LEGACY_TEMPORARY.match(entry.name)
+        if (match or legacy) is None or (name is not None and (match or legacy)["name"] != name):
+            continue
+        try:
+            modified = entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        if legacy is not None:
+            if modified > time.time() - legacy_after:
+                continue
+        elif match["host"] != _HOST or int(match["pid"]) == os.getpid():
+            continue
+        elif _owner_alive(int(match["pid"])) or modified >= _RUN_STARTED:
+            continue
+        path = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        if not os.path.lexists(path):
+            removed.append(path)
+    if removed:
+        logger.info(
+            "removed %d stale temporar%s left by killed runs in %s",
+            len(removed),
+            "y" if len(removed) == 1 else "ies",
+            folder,
+        )
+    return removed
+
+
+# ---------------------------------------------------------------------------------------------
+# Atomic writes
+
+
 @contextmanager
-def atomic_output_dir(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder; on success it replaces ``path``, on failure it is removed."""
-    path = check_output_dir(path, overwrite)
+def atomic_output_dir(path: str | Path, overwrite: bool = False, *, checked: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder; on success it replaces ``path``, on failure it is removed.
+
+    ``checked``: the caller ran :func:`check_output_dir` when its run began, so a folder found at
+    ``path`` now appeared while the run was working (another run?). Without ``overwrite`` such a
+    folder is never replaced: the result is moved to ``PATH.sembridge-<pid>`` and
+    :class:`OutputExistsError` says so. The same holds when a folder appears during the block:
+    the final move cannot replace a non-empty folder (``rename`` refuses on POSIX).
+    Stale temporaries of ``path`` left by killed runs are removed first.
+    """
+    path = Path(path)
+    if not (checked and not overwrite):
+        check_output_dir(path, overwrite)
+    else:
+        check_output_location(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    remove_stale_temporaries(path.parent, path.name)
+    tmp = Path(tempfile.mkdtemp(prefix=temporary_prefix(path.name), dir=path.parent))
     try:
         yield tmp
-        old = None
-        if path.exists():
-            old = path.parent / f".{path.name}.old-{tmp.name.rsplit('-', 1)[-1]}"
-            path.rename(old)
-        try:
-            tmp.rename(path)
-        except BaseException:
-            if old is not None and not path.exists():
-                old.rename(path)
-            raise
+        normal_permissions(tmp, tree=True)  # mkdtemp makes 0700, libraries' temporaries 0600
+        if overwrite:
+            _replace_dir(tmp, path)
+        else:
+            _move_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if old is not None:
+
+
+_TAKEN = (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def normal_permissions(path: Path, tree: bool = False) -> None:
+    """Give ``path`` (with ``tree``, everything under it) the permissions of a plain write:
+    0o666 & ~umask for files (0o777 & ~umask if executable), 0o777 & ~umask for folders."""
+    mask = _umask()
+    paths = [path, *path.rglob("*")] if tree and path.is_dir() else [path]
+    for item in paths:
+        if item.is_symlink():
+            continue
+        executable = item.is_dir() or item.stat().st_mode & 0o111
+        os.chmod(item, (0o777 if executable else 0o666) & ~mask)
+
+
+def _move_dir(tmp: Path, path: Path) -> None:
+    """Move ``tmp`` to ``path`` if nothing is there; else keep it beside ``path`` and refuse."""
+    if not os.path.lexists(path):
+        try:
+            os.rename(tmp, path)  # onto a non-empty folder or a file: refused by the system
+            return
+        except OSError as err:
+            if err.errno not in _TAKEN:
+                raise
+    kept = path.with_name(f"{path.name}.sembridge-{os.getpid()}")
+    try:
+        os.rename(tmp, kept)
+    except OSError:
+        kept = tmp
+    raise OutputExistsError(
+        f"output folder '{path}' appeared while this run was working (another run?)",
+        hint=f"pass --overwrite to replace it; this run's result is kept in '{kept}'",
+    )
+
+
+def _replace_dir(tmp: Path, path: Path, attempts: int = 5) -> None:
+    """Move ``tmp`` to ``path``, replacing what is there (moved aside, then removed)."""
+    for _ in range(attempts):
+        try:
+            os.rename(tmp, path)
+            return
+        except OSError as err:
+            if err.errno not in _TAKEN:
+                raise
+        old = Path(tempfile.mkdtemp(prefix=temporary_prefix(path.name, "old"), dir=path.parent))
+        try:
+            os.rename(path, old)  # replaces the empty placeholder folder
+        except FileNotFoundError:  # another run moved it meanwhile: try again
+            old.rmdir()
+            continue
+        try:
+            os.rename(tmp, path)
+        except BaseException:
+            if not os.path.lexists(path):
+                os.rename(old, path)
+            raise
         shutil.rmtree(old, ignore_errors=True)
+        return
+    raise SembridgeError(
+        f"could not move the result into '{path}': other runs keep replacing it",
+        hint="run one command per output folder at a time",
+    )
 
 
 @contextmanager
@@ -86,12 +303,18 @@ def atomic_file(path: str | Path, mode: Literal["w", "wb"] = "w") -> Iterator[IO
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}.")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(path.parent, path.name)
+        fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path.name), dir=path.parent)
+    except OSError:
+        check_output_location(path)  # names the parent that is a file, or the read-only folder
+        raise
     try:
         encoding = "utf-8" if mode == "w" else None
         with os.fdopen(fd, mode, encoding=encoding) as handle:
             yield handle
+        normal_permissions(Path(tmp))  # mkstemp makes 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -130,12 +353,16 @@ def save_sparse_encoder(
     pooling_strategy: str = "max",
     activation_function: str = "relu",
     max_seq_length: int | None = None,
+    query_weights: Any = None,
+    query_frozen: bool = True,
 ) -> None:
     """Save a masked-LM model and its tokenizer as a SPLADE SparseEncoder folder.
 
     The folder holds the plain ``transformers`` files at its root (so ``AutoModelForMaskedLM``
     and ``AutoTokenizer`` load it) and sentence-transformers' ``modules.json`` pinning
-    MLMTransformer + SpladePooling (max pooling of log(1 + relu(logits))).
+    MLMTransformer + SpladePooling (max pooling of log(1 + relu(logits))). With ``query_weights``
+    (one per vocabulary token) it is an inference-free model instead: a Router whose query route
+    is a SparseStaticEmbedding of those weights and whose document route is MLM + SpladePooling.
     """
     from sentence_transformers import SparseEncoder
     from sentence_transformers.sparse_encoder.modules import SpladePooling
@@ -150,7 +377,15 @@ def save_sparse_encoder(
         activation_function=activation_function,
         embedding_dimension=model.config.vocab_size,
     )
-    encoder = SparseEncoder(modules=[mlm, pooling], device="cpu")
+    modules: list[Any] = [mlm, pooling]
+    if query_weights is not None:
+        from sentence_transformers.sparse_encoder.modules import Router, SparseStaticEmbedding
+
+        static = SparseStaticEmbedding(
+            mlm.tokenizer, weight=query_weights.detach().float().cpu().clone(), frozen=query_frozen
+        )
+        modules = [Router.for_query_document(query_modules=[static], document_modules=[mlm, pooling])]
+    encoder = SparseEncoder(modules=modules, device="cpu")
     encoder.save(str(out_dir))
 
 

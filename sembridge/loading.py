@@ -47,6 +47,14 @@ class SourceModel:
     tokenizer: Any
     pooling_strategy: str = "max"
     activation_function: str = "relu"
+    # Inference-free sources (a Router whose query side is a SparseStaticEmbedding): the static
+    # query weight of every source token, and whether that module was frozen; None otherwise.
+    query_weights: Any = None
+    query_frozen: bool = True
+
+    @property
+    def inference_free(self) -> bool:
+        return self.query_weights is not None
 
 
 @dataclass(frozen=True)
@@ -153,16 +161,65 @@ def _transformer_subfolder(path: Path) -> tuple[Path, dict[str, Any]]:
             config = path / module.get("path", "") / "config.json"
             if config.is_file():
                 pooling = json.loads(config.read_text())
-        elif kind.endswith(("Router", "SparseStaticEmbedding")):
+        elif kind.endswith("Router"):
+            return _router_document(path / module.get("path", ""))[:2]
+        elif kind.endswith("SparseStaticEmbedding"):
             raise ModelLoadError(
-                f"'{path}' is an inference-free (Router / SparseStaticEmbedding) sparse encoder",
-                hint="use its document encoder's masked-LM folder as --source",
+                f"'{path}' is a static-embedding sparse encoder with no masked-LM encoder",
+                hint="give a SPLADE model, or an inference-free Router model with a masked-LM document side",
             )
     return model_path, pooling
 
 
+def _router_document(path: Path) -> tuple[Path, dict[str, Any], Path | None]:
+    """For an inference-free Router folder: its document MLM folder, its SPLADE pooling config and
+    the folder of its query-side SparseStaticEmbedding (None when the query side is not static)."""
+    config_file = path / "router_config.json"
+    if not config_file.is_file():
+        raise ModelLoadError(f"Router folder '{path}' has no router_config.json", hint="save the model again")
+    config = json.loads(config_file.read_text())
+    types, structure = config.get("types", {}), config.get("structure", {})
+    query = [m for m in structure.get("query", []) if types.get(m, "").endswith("SparseStaticEmbedding")]
+    document = structure.get("document", [])
+    mlm = [m for m in document if types.get(m, "").endswith(("MLMTransformer", ".Transformer"))]
+    pool = [m for m in document if types.get(m, "").endswith("SpladePooling")]
+    if len(query) != 1 or len(structure.get("query", [])) != 1 or len(mlm) != 1 or len(pool) != 1:
+        raise ModelLoadError(
+            f"'{path}' is a Router model sembridge cannot adapt: it needs a query route of one "
+            "SparseStaticEmbedding and a document route of a masked-LM encoder and SpladePooling",
+            hint="give a SPLADE model or an inference-free SPLADE model (OpenSearch doc models)",
+        )
+    pooling_file = path / pool[0] / "config.json"
+    pooling = json.loads(pooling_file.read_text()) if pooling_file.is_file() else {}
+    return path / mlm[0], pooling, path / query[0]
+
+
+def _query_weights(query_dir: Path) -> tuple[Any, bool]:
+    """The static query weights of a SparseStaticEmbedding folder (its own loader reads both its
+    weight file and an ``idf.json``), and whether the module was frozen."""
+    from sentence_transformers.sparse_encoder.modules import SparseStaticEmbedding
+
+    module = SparseStaticEmbedding.load(str(query_dir))
+    return module.weight.detach().float().clone(), bool(module.frozen)
+
+
+def _inference_free_query(path: Path) -> Path | None:
+    """The query folder when ``path`` is a sentence-transformers folder whose only module is a Router."""
+    modules_file = path / "modules.json"
+    if not modules_file.is_file():
+        return None
+    modules = json.loads(modules_file.read_text())
+    routers = [m for m in modules if m.get("type", "").endswith("Router")]
+    return _router_document(path / routers[0].get("path", ""))[2] if routers else None
+
+
 def load_source(name: str, device: Any = "cpu") -> SourceModel:
-    """Load a masked-LM sparse encoder (plain transformers folder or SparseEncoder folder)."""
+    """Load a masked-LM sparse encoder (plain transformers folder or SparseEncoder folder).
+
+    An inference-free SparseEncoder folder (a Router: query side SparseStaticEmbedding, document
+    side masked-LM + SpladePooling) loads its document encoder as the model, and its static query
+    weights as ``query_weights``.
+    """
     from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer
     from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
@@ -187,11 +244,19 @@ def load_source(name: str, device: Any = "cpu") -> SourceModel:
             f"source {found.describe()} was saved as {', '.join(archs)}, without a masked-LM head",
             hint="a SPLADE encoder is saved as *ForMaskedLM; give such a model as --source",
         )
+    query_dir = _inference_free_query(found.path) if found.kind == "local" and found.path.is_dir() else None
     try:
         model, loading_info = AutoModelForMaskedLM.from_pretrained(location, output_loading_info=True)
         tokenizer = AutoTokenizer.from_pretrained(location)
+        query_weights, query_frozen = _query_weights(query_dir) if query_dir else (None, True)
     except Exception as err:
         raise load_failure("source model", found, err) from err
+    if query_weights is not None and query_weights.shape[0] != model.config.vocab_size:
+        raise ModelLoadError(
+            f"source {found.describe()} has {query_weights.shape[0]} static query weights "
+            f"for a vocabulary of {model.config.vocab_size}",
+            hint="its query and document sides must share one vocabulary",
+        )
     # Whatever the config says, the head's weights must come from the checkpoint, not be random.
     base = f"{model.base_model_prefix}."
     head_missing = sorted(k for k in loading_info.get("missing_keys", ()) if not k.startswith(base))
@@ -212,6 +277,8 @@ def load_source(name: str, device: Any = "cpu") -> SourceModel:
         tokenizer=tokenizer,
         pooling_strategy=pooling.get("pooling_strategy", "max"),
         activation_function=pooling.get("activation_function", "relu"),
+        query_weights=query_weights,
+        query_frozen=query_frozen,
     )
 
 
@@ -292,11 +359,15 @@ def load_sparse_encoder(
     *,
     require_splade: bool = False,
     trust_remote_code: bool = False,
+    logits_budget: int | None = None,
 ) -> SparseEncoder:
     """A sentence-transformers SparseEncoder from a folder, a short name or a hub id (or itself).
 
-    With ``require_splade``, refuse a model without SpladePooling (an inference-free or other
-    sparse encoder), as fine-tuning does.
+    With ``require_splade``, refuse a model without SpladePooling (on its own or on an
+    inference-free Router's document route), as fine-tuning does. With ``logits_budget``
+    (bytes), a SPLADE model computes its MLM logits that many bytes at a time
+    (:mod:`sembridge.splade_memory`): a large target vocabulary never holds
+    ``batch x length x vocab`` floats at once.
     """
     from sentence_transformers import SparseEncoder
     from sentence_transformers.sparse_encoder.modules import SpladePooling
@@ -309,11 +380,16 @@ def load_sparse_encoder(
             encoder = SparseEncoder(source, device=str(device), trust_remote_code=trust_remote_code)
         except Exception as err:  # transformers and the hub raise many types
             raise load_failure("model", locate(model), err) from err
-    if require_splade and not any(isinstance(module, SpladePooling) for module in encoder):
+    # modules() walks into a Router too: an inference-free model's document route is SPLADE.
+    if require_splade and not any(isinstance(module, SpladePooling) for module in encoder.modules()):
         raise ModelLoadError(
             f"'{model}' is not a SPLADE model (it has no SpladePooling module)",
             hint="give a masked-LM SPLADE model, e.g. one written by sembridge init",
         )
+    if logits_budget is not None:
+        from sembridge.splade_memory import bound_logits_memory
+
+        bound_logits_memory(encoder, logits_budget)
     return encoder
 
 

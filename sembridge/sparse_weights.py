@@ -2,16 +2,20 @@
 
 Row ``i`` is a distribution ``w_i`` over the source tokens (every weight ``> 0``, ``sum_j w_ij = 1``),
 so ``W @ E`` mixes source rows convexly. The class owns every way such a matrix is built (from
-``(indices, weights)`` rows, from a dense block, by stacking or scattering blocks of rows, empty)
-and read (a row, its support sizes, dense or torch sparse form); the methods that compute
-weights (``weights.py``, ``methods/``) only produce the numbers.
+``(indices, weights)`` rows, from a dense block or its largest entries, by stacking or scattering
+blocks of rows, empty) and read (a row, its support sizes, dense or torch sparse form); the methods
+that compute weights (``weights.py``, ``methods/``) only produce the numbers.
+
+A *truncated* matrix (``support`` set) stores only the largest weights of each row, for reading
+(reports, ``inspect-token``), while ``support`` keeps each row's true support size: alpha = 1 rows
+are dense, and storing ``n_new x n_source`` weights is what must not happen. It cannot be combined.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -29,12 +33,20 @@ class SparseWeights:
     Row ``i``'s support is ``indices[indptr[i]:indptr[i + 1]]`` (source token ids, sorted by weight
     descending, ties by lower id) with weights ``values[indptr[i]:indptr[i + 1]]``; every weight is
     ``> 0`` and every row sums to 1 (``sum_j w_ij = 1``), so ``W @ E`` mixes source rows convexly.
+
+    When ``support`` (int64 ``[n_rows]``) is set, the matrix is truncated: each row stores only its
+    largest weights (so it sums to less than 1) and ``support[i]`` is row ``i``'s true support size.
+    ``recombine``, when set, computes ``W @ M`` with the full rows for a ``[num_columns]`` or
+    ``[num_columns, d]`` matrix ``M`` (recomputing them chunk by chunk): what ``weights.combine`` calls
+    for a truncated matrix.
     """
 
     indptr: torch.Tensor  # int64 [n_rows + 1]
     indices: torch.Tensor  # int64 [nnz]
     values: torch.Tensor  # float32 [nnz]
     num_columns: int
+    support: torch.Tensor | None = None  # int64 [n_rows]: true support sizes of a truncated matrix
+    recombine: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.indptr.dim() != 1 or self.indptr.numel() < 1:
@@ -51,6 +63,11 @@ class SparseWeights:
         self.indptr = self.indptr.to(torch.int64)
         self.indices = self.indices.to(torch.int64)
         self.values = self.values.to(torch.float32)
+        if self.support is not None:
+            if self.support.shape != (len(self),):
+                shape = tuple(self.support.shape)
+                raise ValueError(f"support must have one entry per row ({len(self)}), got shape {shape}.")
+            self.support = self.support.to(device=self.indptr.device, dtype=torch.int64)
 
     def __len__(self) -> int:
         return self.indptr.numel() - 1
@@ -64,18 +81,40 @@ class SparseWeights:
     def device(self) -> torch.device:
         return self.values.device
 
+    @property
+    def truncated(self) -> bool:
+        """Whether rows store only their largest weights (``support`` set)."""
+        return self.support is not None
+
     def to(self, device: torch.device | str) -> SparseWeights:
         """The same weights on ``device``."""
         return SparseWeights(
-            self.indptr.to(device), self.indices.to(device), self.values.to(device), self.num_columns
+            self.indptr.to(device),
+            self.indices.to(device),
+            self.values.to(device),
+            self.num_columns,
+            None if self.support is None else self.support.to(device),
+            self.recombine,
         )
 
-    def support_sizes(self) -> torch.Tensor:
-        """``|supp(w_i)|`` for every row, int64 ``[n_rows]``."""
+    def with_columns(self, column_ids: torch.Tensor, num_columns: int) -> SparseWeights:
+        """The same rows with column ``j`` renamed ``column_ids[j]``, over ``num_columns`` columns.
+
+        ``recombine`` is not carried over (it takes matrices over the old columns).
+        """
+        indices = column_ids.to(self.indices.device)[self.indices]
+        return SparseWeights(self.indptr, indices, self.values, num_columns, self.support)
+
+    def stored_sizes(self) -> torch.Tensor:
+        """Number of stored weights of every row, int64 ``[n_rows]`` (the support sizes unless truncated)."""
         return self.indptr[1:] - self.indptr[:-1]
 
+    def support_sizes(self) -> torch.Tensor:
+        """``|supp(w_i)|`` for every row, int64 ``[n_rows]`` (of the full rows, also when truncated)."""
+        return self.stored_sizes() if self.support is None else self.support
+
     def row(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(indices, values)`` of row ``i``, weight descending."""
+        """``(indices, values)`` of row ``i``, weight descending (its stored weights when truncated)."""
         if not 0 <= i < len(self):
             raise IndexError(f"row index must be in [0, {len(self)}), got {i}.")
         start, end = int(self.indptr[i]), int(self.indptr[i + 1])
@@ -83,11 +122,11 @@ class SparseWeights:
 
     def _row_ids(self) -> torch.Tensor:
         return torch.repeat_interleave(
-            torch.arange(len(self), device=self.indptr.device), self.support_sizes()
+            torch.arange(len(self), device=self.indptr.device), self.stored_sizes(), output_size=self.nnz
         )
 
     def to_dense(self) -> torch.Tensor:
-        """Dense float32 ``[n_rows, num_columns]`` matrix ``W``."""
+        """Dense float32 ``[n_rows, num_columns]`` matrix ``W`` (its stored weights when truncated)."""
         dense = torch.zeros(len(self), self.num_columns, dtype=torch.float32, device=self.values.device)
         dense[self._row_ids(), self.indices] = self.values
         return dense
@@ -125,7 +164,10 @@ class SparseWeights:
         )
         indices = torch.cat([part.indices.to(device) for part in parts])
         values = torch.cat([part.values.to(device) for part in parts])
-        return SparseWeights(indptr, indices, values, num_columns)
+        support = None
+        if any(part.truncated for part in parts):
+            support = torch.cat([part.support_sizes().to(device) for part in parts])
+        return SparseWeights(indptr, indices, values, num_columns, support)
 
     @staticmethod
     def from_rows(rows: Sequence[tuple[Sequence[int], Sequence[float]]], num_columns: int) -> SparseWeights:
@@ -217,6 +259,51 @@ class SparseWeights:
         return SparseWeights(indptr, ids.to(dense.device)[order][keep], values[keep], num_columns)
 
     @staticmethod
+    def largest_of_dense(
+        dense: torch.Tensor, keep: int, num_columns: int, column_ids: torch.Tensor | None = None
+    ) -> SparseWeights:
+        """A truncated matrix that stores the ``keep`` largest non-zero entries of each dense row.
+
+        Like ``from_dense`` (column ``j`` of the block stands for ``column_ids[j]``; each row weight
+        descending, ties by lower ``j``; among entries equal to the ``keep``-th largest, the lower ``j`` are
+        kept), with ``support`` = each row's count of non-zero entries. Works in place of a full sort:
+        only ``[rows, keep]`` entries are ever sorted.
+        """
+        if dense.dim() != 2:
+            raise ValueError(f"dense must be a 2-D [rows, columns] tensor, got shape {tuple(dense.shape)}.")
+        if keep < 1:
+            raise ValueError(f"keep must be >= 1, got {keep}.")
+        rows, width = dense.shape
+        ids = torch.arange(width, device=dense.device) if column_ids is None else column_ids.to(dense.device)
+        if ids.shape != (width,):
+            raise ValueError(f"column_ids must have {width} entries, got {tuple(ids.shape)}.")
+        dense = dense.float()
+        support = (dense > 0).sum(1)
+        k = min(keep, width)
+        if rows == 0 or k == 0:
+            return SparseWeights(
+                torch.zeros(rows + 1, dtype=torch.int64, device=dense.device),
+                torch.zeros(0, dtype=torch.int64, device=dense.device),
+                torch.zeros(0, dtype=torch.float32, device=dense.device),
+                num_columns,
+                support,
+            )
+        kth = dense.topk(k, dim=1).values[:, -1:]
+        # Entries above the k-th largest, then the lowest columns equal to it, up to k per row.
+        above = dense > kth
+        equal = dense == kth
+        room = k - above.sum(1, keepdim=True)
+        chosen = above | (equal & (torch.cumsum(equal, dim=1) <= room))
+        columns = chosen.nonzero()[:, 1].view(rows, k)  # ascending within each row
+        values = dense.gather(1, columns)
+        values, order = values.sort(dim=1, descending=True, stable=True)
+        columns = columns.gather(1, order)
+        kept = values > 0
+        indptr = torch.zeros(rows + 1, dtype=torch.int64, device=dense.device)
+        indptr[1:] = kept.sum(1).cumsum(0)
+        return SparseWeights(indptr, ids[columns[kept]], values[kept], num_columns, support)
+
+    @staticmethod
     def scatter(
         blocks: Sequence[tuple[torch.Tensor, SparseWeights]],
         rows: int,
@@ -228,6 +315,7 @@ class SparseWeights:
         Rows that no block names have no weight. Positions must not repeat across blocks.
         """
         counts = torch.zeros(rows, dtype=torch.int64, device=device)
+        support = torch.zeros(rows, dtype=torch.int64, device=device)
         for positions, weights in blocks:
             if len(positions) != len(weights):
                 raise ValueError(f"a block has {len(positions)} positions for {len(weights)} rows.")
@@ -235,18 +323,20 @@ class SparseWeights:
                 raise ValueError(
                     f"all blocks must have num_columns={num_columns}, got {weights.num_columns}."
                 )
-            counts[positions.to(counts.device)] = weights.support_sizes().to(counts.device)
+            counts[positions.to(counts.device)] = weights.stored_sizes().to(counts.device)
+            support[positions.to(counts.device)] = weights.support_sizes().to(counts.device)
         indptr = torch.zeros(rows + 1, dtype=torch.int64, device=device)
         indptr[1:] = counts.cumsum(0)
         indices = torch.empty(int(indptr[-1]), dtype=torch.int64, device=device)
         values = torch.empty(int(indptr[-1]), dtype=torch.float32, device=device)
         for positions, weights in blocks:
-            sizes = weights.support_sizes().to(indptr.device)
+            sizes = weights.stored_sizes().to(indptr.device)
             # Destination of every stored entry: its row's start plus its rank inside the row.
-            within = torch.arange(weights.nnz, device=indptr.device) - torch.repeat_interleave(
-                weights.indptr[:-1].to(indptr.device), sizes
+            shift = indptr[positions.to(indptr.device)] - weights.indptr[:-1].to(indptr.device)
+            destination = torch.arange(weights.nnz, device=indptr.device) + torch.repeat_interleave(
+                shift, sizes, output_size=weights.nnz
             )
-            destination = torch.repeat_interleave(indptr[positions.to(indptr.device)], sizes) + within
             indices[destination] = weights.indices.to(indptr.device)
             values[destination] = weights.values.to(indptr.device)
-        return SparseWeights(indptr, indices, values, num_columns)
+        truncated = any(weights.truncated for _, weights in blocks)
+        return SparseWeights(indptr, indices, values, num_columns, support if truncated else None)

@@ -113,18 +113,53 @@ def test_training_benchmark(tmp_path: Path, splade_tiny: Path) -> None:
     finite(figures, "steps_per_s", "pairs_per_s", "wall_s")
 
 
+def test_bridge_backends_benchmark(
+    tmp_path: Path, splade_tiny: Path, e5_bridge: Path, ru_tokenizer: Path
+) -> None:
+    need_package("onnxruntime", "onnxruntime")
+    args = ("--new-tokens", "20", "--source-tokens", "60", "--backends", "torch", "onnx")
+    figures = run_script("bench_bridge_backends.py", tmp_path, *args)
+    assert (figures["new_tokens"], figures["source_tokens"]) == (20, 60)
+    for backend in ("torch", "onnx"):
+        finite(figures["results"][backend], "tokens_per_s", "speedup", "cosine_min", "support_unchanged")
+    assert figures["results"]["onnx"]["cosine_min"] > 0.9999  # fp32 ONNX is the same model
+
+
+def test_large_vocab_benchmark(tmp_path: Path) -> None:
+    args = ("--vocabs", "4000", "--batch", "2", "--length", "16", "--budget-mb", "1")
+    figures = run_script("bench_large_vocab.py", tmp_path, *args)
+    cases = {(r["task"], r["mode"]): r for r in figures["results"]}
+    assert set(cases) == {(task, mode) for task in ("encode", "train") for mode in ("bounded", "whole")}
+    for case in cases.values():
+        finite(case, "peak_rss_gb", "docs_per_s")
+
+
 def test_run_all_lists_every_script() -> None:
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / "run_all.py"), "--help"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
-    for name in ("weights", "bridge", "init", "retrieval", "training"):
+    for name in (
+        "weights",
+        "bridge",
+        "init",
+        "retrieval",
+        "training",
+        "onnx",
+        "bridge-backends",
+        "large-vocab",
+    ):
         assert name in done.stdout
-    # Every speed benchmark is in run_all; the quality benchmark is its own target (make quality).
+    # Every CPU speed benchmark is in run_all; the quality benchmark is its own target (make quality)
+    # and the GPU one too (make bench-gpu).
     scripts = sorted(p.name for p in BENCHMARKS.glob("bench_*.py"))
     assert scripts == [
         "bench_bridge.py",
+        "bench_bridge_backends.py",
+        "bench_gpu.py",
         "bench_init.py",
+        "bench_large_vocab.py",
+        "bench_onnx.py",
         "bench_quality.py",
         "bench_retrieval.py",
         "bench_training.py",

@@ -153,7 +153,13 @@ def test_sembridge_options_given_as_keywords_are_method_options():
     by_keyword = InitConfig(source="s", target_tokenizer="t", bridge="bge-m3", alpha=4)
     by_mapping = InitConfig(source="s", target_tokenizer="t", method_options={"bridge": "bge-m3", "alpha": 4})
     assert by_keyword == by_mapping
-    assert by_keyword.method_options == {"alpha": 4.0, "bridge": "bge-m3", "batch_size": 256}
+    assert by_keyword.method_options == {
+        "alpha": 4.0,
+        "bridge": "bge-m3",
+        "batch_size": 256,
+        "bridge_backend": "torch",
+        "position_aware": False,
+    }
     assert not hasattr(by_keyword, "alpha")
 
 

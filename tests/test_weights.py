@@ -291,3 +291,19 @@ def test_combine_checks_shapes() -> None:
         combine(weights, torch.zeros(59, 3))
     with pytest.raises(ValueError, match="1-D or 2-D"):
         combine(weights, torch.zeros(60, 3, 2))
+
+
+@pytest.mark.parametrize("alpha", [1.5, 2.0, 4.0])
+@pytest.mark.parametrize("chunk_size", [1, 3, 8, 1024])
+def test_float32_similarity_path_is_exact_at_several_chunk_sizes(alpha: float, chunk_size: int) -> None:
+    # Compressed cosines (all near one centre, as from e5), where float32 rounding of the scores is
+    # of the size of the gaps that decide the support: the exactness test of the weights stage.
+    gen = _generator(30)
+    centre = torch.randn(24, generator=gen)
+    target = centre + 0.03 * torch.randn(17, 24, generator=gen)
+    source = centre + 0.03 * torch.randn(250, 24, generator=gen)
+    reference = reference_entmax_weights(target, source, alpha)
+    weights = entmax_weights(target, source, alpha, chunk_size=chunk_size, initial_k=2)
+    assert torch.equal(weights.support_sizes(), (reference > 0).sum(-1))
+    assert (weights.to_dense() - reference).abs().max() <= 1e-6
+    assert torch.equal(weights.values, entmax_weights(target, source, alpha, chunk_size=1024).values)

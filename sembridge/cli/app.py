@@ -35,9 +35,11 @@ def _register() -> None:
     from sembridge.cli import inspect as inspect_cmd
     from sembridge.cli import models as models_cmd
     from sembridge.cli import pairs as pairs_cmd
+    from sembridge.cli import tokenizer as tokenizer_cmd
 
     for module in (init_cmd, inspect_cmd, finetune_cmd, evaluate_cmd, export_cmd, models_cmd, pairs_cmd):
         module.register(app)
+    tokenizer_cmd.register(app)
 
 
 _register()

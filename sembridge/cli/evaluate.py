@@ -94,6 +94,14 @@ PerQuery = Annotated[
 Overwrite = Annotated[
     bool, typer.Option("--overwrite", help="Replace the report, its plot and the run files if they exist.")
 ]
+UpdateCard = Annotated[
+    bool,
+    typer.Option(
+        "--update-card",
+        help="Write each --model's results into an Evaluation table of its folder's README.md model card "
+        "(one table per data set and split, replaced when evaluated again).",
+    ),
+]
 DropUnknown = Annotated[
     bool,
     typer.Option(
@@ -124,6 +132,7 @@ def evaluate(
     bm25: BM25 = False,
     bm25_tokenizer: BM25Tokenizer = None,
     dense: Dense = None,
+    update_card: UpdateCard = False,
     json_output: JsonOutput = False,
 ) -> None:
     """Evaluate sparse encoders: nDCG@10, R@100, RR@10, active terms and FLOPs, side by side.
@@ -143,6 +152,8 @@ def evaluate(
       sembridge evaluate -m out/ru-sembridge --data pairs.jsonl --prune-mass 0.8,0.9,0.95 -o report.json
 
       sembridge evaluate -m out/ru-sembridge --data data/miracl-ru --bm25 --dense multilingual-e5-small
+
+      sembridge evaluate -m out/ru-sembridge --data data/miracl-ru --split dev --update-card
     """
     from sembridge.errors import SembridgeError
     from sembridge.evaluation.metrics import DEFAULT_METRICS, parse_metrics
@@ -156,6 +167,7 @@ def evaluate(
         write_report_json,
     )
     from sembridge.log import console, logger
+    from sembridge.model_card import check_card_models, update_cards
 
     model = model or []
     if name and len(name) != len(model):
@@ -175,6 +187,7 @@ def evaluate(
         if sweep:
             check_output_file(plot_path_for(output), overwrite, what="plot")
 
+    card_folders = check_card_models(model) if update_card else []
     report = run_evaluation(
         model,
         data,
@@ -208,6 +221,8 @@ def evaluate(
             logger.info("plot written to %s", report["plot"])
     elif sweep:
         logger.info("no --output given: the metric-vs-sparsity plot is not written")
+    for card in update_cards(report, card_folders):
+        logger.info("model card updated: %s", card)
     if json_output:
         import json
 

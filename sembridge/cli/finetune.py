@@ -242,7 +242,16 @@ def finetune(
         bool,
         typer.Option(
             "--resume",
-            help="Continue from the last checkpoint of an interrupted run.",
+            help="Continue from the newest complete checkpoint of an interrupted run (same settings).",
+            rich_help_panel=RUN_PANEL,
+        ),
+    ] = False,
+    resume_changed: Annotated[
+        bool,
+        typer.Option(
+            "--resume-changed",
+            help="With --resume: continue although lr, batch, steps, FLOPs weights or data differ "
+            "from the checkpoint's (the new values apply from its step on; the report records both).",
             rich_help_panel=RUN_PANEL,
         ),
     ] = False,
@@ -311,6 +320,7 @@ def finetune(
         logging_steps=logging_steps,
         checkpoint_dir=checkpoint_dir,
         resume=resume,
+        resume_changed=resume_changed,
         overwrite=overwrite,
         keep_checkpoints=keep_checkpoints,
         device=device,
@@ -331,6 +341,10 @@ def finetune(
         limit=limit,
     )
     eval_options = DataOptions(**{**options.__dict__, "split": eval_split or split, "limit": None})
+    if checkpoint_dir is not None:  # the output folder's location is checked by finetune itself
+        from sembridge.io import check_output_location
+
+        check_output_location(checkpoint_dir)
     try:
         result = run_finetune(
             model,

@@ -24,6 +24,8 @@ METHOD_HELP = "How the rows of new tokens are built. " + "; ".join(
 EXAMPLES = [
     "sembridge init -s naver/splade-v3 -t ./my-tokenizer --bridge multilingual-minilm --fuzzy -o out",
     *(spec.example for spec in METHODS.values()),
+    "sembridge init -s splade-v3 -t rubert --extend -o ru-en-splade",
+    "sembridge init -s ./inference-free-model -t rubert --query-weights idf --target-text ru.txt -o ru-if",
 ]
 HELP = """Initialise a target-language sparse encoder with SemBridge (or a baseline) and write it to --output.
 
@@ -36,7 +38,15 @@ only the rows of new tokens differ. A method's options are refused for the other
 
 """ + "\n\n".join(f"  {example}" for example in EXAMPLES)
 
-_TYPES: dict[str, type] = {"file": Path, "folder": Path, "str": str, "float": float, "int": int}
+_TYPES: dict[str, type] = {
+    "file": Path,
+    "folder": Path,
+    "str": str,
+    "float": float,
+    "int": int,
+    "floats": str,  # checked and split by the declaration
+    "bool": bool,
+}
 
 
 def init(
@@ -63,6 +73,23 @@ def init(
     fuzzy: Annotated[
         bool, typer.Option("--fuzzy/--no-fuzzy", help="Also match ignoring case and the word-start mark.")
     ] = False,
+    extend: Annotated[
+        bool,
+        typer.Option(
+            "--extend",
+            help="Keep every source token and add the target's new ones: one model for English and "
+            "the target language (WordPiece source and target only).",
+        ),
+    ] = False,
+    query_weights: Annotated[
+        str | None,
+        typer.Option(
+            "--query-weights",
+            metavar="combine|idf",
+            help="Inference-free sources: static query weights copied and combined like the rows "
+            "(combine, the default), or recomputed as IDF (idf) on the text of --target-text.",
+        ),
+    ] = None,
     device: Device = "auto",
     chunk_size: Annotated[
         int, typer.Option("--chunk-size", min=1, help="New tokens per similarity chunk (bounds memory).")
@@ -89,6 +116,8 @@ def init(
         seed=seed,
         chunk_size=chunk_size,
         show_progress=not quiet,
+        extend=extend,
+        query_weights=query_weights,
         method_options=method_options,
     )
     result = initialize(config, output_dir=output, overwrite=overwrite)
@@ -99,14 +128,25 @@ def option_parameter(option: MethodOption, owners: list[str]) -> inspect.Paramet
     """The command parameter of one declared method option: ``--flag``, help naming its methods."""
     default = option.default
     shown = f"{default:g}" if isinstance(default, float) else default
+    if isinstance(default, bool):
+        shown = "on" if default else "off"
     text = f"{', '.join(owners)}: {option.help}." + (f" [default: {shown}]" if default is not None else "")
+    names = (option.flag, option.short) if option.short else (option.flag,)
+    if option.kind == "bool":  # --flag/--no-flag
+        names = (f"{option.flag}/--no-{option.flag.removeprefix('--')}",)
     flag = typer.Option(
-        *(option.flag, option.short) if option.short else (option.flag,),
+        *names,
         help=text.replace("[", "\\["),
-        metavar=option.metavar if option.kind in ("file", "folder") else None,
+        metavar=(
+            "|".join((option.metavar, *option.words))
+            # A text option's words are its choices, listed in its help (--bridge-backend).
+            if (option.words and option.kind != "str") or option.kind in ("file", "folder", "floats")
+            else None
+        ),
         rich_help_panel=None if DEFAULT_METHOD in owners else BASELINES,
     )
-    annotation = Annotated[_TYPES[option.kind] | None, flag]  # type: ignore[valid-type]
+    kind = str if option.words else _TYPES[option.kind]  # a number or a word (--alpha auto)
+    annotation = Annotated[kind | None, flag]  # type: ignore[valid-type]
     return inspect.Parameter(option.key, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
 
 

@@ -36,7 +36,12 @@ def inspect_token(
         console.print_json(json.dumps(result, ensure_ascii=False))
         return
     pieces = result["pieces"]
-    console.print(f"[bold]{token}[/] -> {len(pieces)} piece(s), method: {result['method']}", highlight=False)
+    line = f"[bold]{token}[/] -> {len(pieces)} piece(s), method: {result['method']}"
+    if "alpha" in result:
+        auto = " (chosen by --alpha auto)" if result.get("alpha_setting") == "auto" else ""
+        line += f", alpha {result['alpha']:g}{auto}"
+        line += ", position-aware" if result.get("position_aware") else ""
+    console.print(line, highlight=False)
     for piece in pieces:
         kind = piece.get("kind", "")
         if kind == "copied":
@@ -49,6 +54,12 @@ def inspect_token(
         header = f"  [cyan]{piece['token']}[/] (id {piece['id']}): {kind}"
         if "support" in piece:
             header += f", combined from {piece['support']} source token(s)"
+            if result.get("position_aware"):
+                position = piece["position_class"]
+                if position in result.get("position_fallback", []):
+                    header += f" (class {position} has no source token: drew on all)"
+                else:
+                    header += f" of class {position}"
         elif piece.get("note"):
             header += f": {piece['note']}"
         console.print(header, highlight=False)

@@ -82,8 +82,10 @@ def pairs(
     from rich.table import Table
 
     from sembridge.data.make_pairs import PairFilter, make_pairs
+    from sembridge.io import check_output_location
     from sembridge.log import console
 
+    check_output_location(output)  # before reading the inputs
     summary = make_pairs(
         inputs,
         output,

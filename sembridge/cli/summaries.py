@@ -51,6 +51,19 @@ def print_init_summary(report: dict, output: Path) -> None:
                 else str(value)
             )
             table.add_row(key.replace("_", " "), escape(text))
+    if "alpha" in info and isinstance(info["alpha"], float):
+        table.add_row("alpha", f"{info['alpha']:g}")
+    if info.get("position_aware"):
+        table.add_row("position-aware", "each new token drew on source tokens of its own position class")
+    search = info.get("alpha_search")
+    if search:
+        for c in search["candidates"]:
+            chosen = "  (chosen)" if c["alpha"] == search["chosen"] else ""
+            table.add_row(
+                f"alpha {c['alpha']:g} on dev",
+                f"{search['metric']} {c['metrics'][search['metric']]:.4f}, support mean "
+                f"{c['support_mean']:.1f}{chosen}",
+            )
     for name, seconds in summary["timings"].items():
         table.add_row(f"time: {name}", f"{seconds:.2f} s")
     console.print(table)

@@ -20,7 +20,12 @@ from __future__ import annotations
 
 from sembridge.evaluation.bm25 import BM25Index, BM25Params
 from sembridge.evaluation.dense import cosine_search, encode_dense
-from sembridge.evaluation.export import export_anserini, read_vector_collection
+from sembridge.evaluation.export import (
+    EXPORT_FORMATS,
+    export_anserini,
+    export_vectors,
+    read_vector_collection,
+)
 from sembridge.evaluation.metrics import DEFAULT_METRICS, compute_metrics
 from sembridge.evaluation.pipeline import evaluate
 from sembridge.evaluation.pruning import Pruning, prune_mass, prune_top_k, pruning_sweep
@@ -30,6 +35,7 @@ from sembridge.sparsity import flops, sparsity_stats
 
 __all__ = [
     "DEFAULT_METRICS",
+    "EXPORT_FORMATS",
     "BM25Index",
     "BM25Params",
     "InvertedIndex",
@@ -41,6 +47,7 @@ __all__ = [
     "evaluate",
     "exact_search",
     "export_anserini",
+    "export_vectors",
     "flops",
     "prune_mass",
     "prune_top_k",

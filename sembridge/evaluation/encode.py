@@ -2,8 +2,10 @@
 
 Texts are encoded chunk by chunk (``batch_size`` texts per forward pass, many batches per
 chunk) with a rich progress bar, and each chunk is turned into CSR at once, so a large corpus
-never exists as one dense matrix. Several devices (``"cuda:0,cuda:1"``) or several CPU
-processes go through sentence-transformers' multi-process pool.
+never exists as one dense matrix; the MLM logits of a batch are made and pooled a bounded
+number of bytes at a time (:mod:`sembridge.splade_memory`). Several devices
+(``"cuda:0,cuda:1"``) or several CPU processes go through sentence-transformers' multi-process
+pool.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sembridge.errors import SembridgeError
 from sembridge.loading import load_sparse_encoder
 from sembridge.log import logger, progress
 from sembridge.sparsity import to_csr
+from sembridge.splade_memory import DEFAULT_LOGITS_BUDGET
 
 TextKind = Literal["query", "document"]
 
@@ -46,16 +49,23 @@ def resolve_devices(device: str = "auto", processes: int = 1) -> list[str]:
 
 
 def load_encoder(
-    model: Any, device: str = "auto", max_length: int | None = None, trust_remote_code: bool = False
+    model: Any,
+    device: str = "auto",
+    max_length: int | None = None,
+    trust_remote_code: bool = False,
+    logits_budget: int | None = DEFAULT_LOGITS_BUDGET,
 ) -> Any:
     """A SparseEncoder loaded by :func:`sembridge.loading.load_sparse_encoder` on the first of ``device``.
 
-    ``max_length`` caps the tokens per text (longer texts are truncated).
+    ``max_length`` caps the tokens per text (longer texts are truncated). ``logits_budget``
+    bounds the bytes of MLM logits held at once (:mod:`sembridge.splade_memory`; None: no bound).
     """
     if max_length is not None and max_length < 1:
         raise SembridgeError(f"max_length must be a positive integer, got {max_length}.")
     target = resolve_devices(device)[0] if isinstance(model, (str, Path)) else "cpu"
-    encoder = load_sparse_encoder(model, target, trust_remote_code=trust_remote_code)
+    encoder = load_sparse_encoder(
+        model, target, trust_remote_code=trust_remote_code, logits_budget=logits_budget
+    )
     if max_length is not None:
         encoder.max_seq_length = max_length
     return encoder

@@ -3,7 +3,8 @@
 For every model, in numbered steps:
 
 1. load it (folder, hub id or an already loaded SparseEncoder);
-2. encode the judged queries and the whole corpus into CSR matrices;
+2. encode the judged queries and the whole corpus into CSR matrices, and drop the special
+   tokens' dimensions (:mod:`sembridge.evaluation.terms`: they are never terms);
 3. for every pruning setting (none, then each ``prune_mass``, then each ``prune_top_k``; applied
    to the documents only): prune, retrieve the exact top-k with an inverted index, compute the
    metrics and the sparsity figures.
@@ -48,6 +49,7 @@ from sembridge.evaluation.metrics import DEFAULT_METRICS, compute_metrics, parse
 from sembridge.evaluation.pruning import Pruning, pruning_sweep
 from sembridge.evaluation.report import check_output_file
 from sembridge.evaluation.retrieval import InvertedIndex, SearchResult
+from sembridge.evaluation.terms import drop_special_tokens, special_token_ids
 from sembridge.loading import check_model_source, load_bridge, load_failure, load_tokenizer, locate
 from sembridge.log import logger
 from sembridge.sparsity import sparsity_stats
@@ -258,6 +260,9 @@ def _evaluate_one(
             encoder, doc_texts, "document", batch_size, pool, show_progress, f"{label}: documents"
         )
         timings["encode_documents_s"] = round(time.perf_counter() - start, 3)
+    # Special tokens ([CLS], [SEP], <s>...) are not terms: never scored nor counted, as in `export`.
+    special = special_token_ids(encoder.tokenizer, documents.shape[1])
+    queries, documents = drop_special_tokens(queries, special), drop_special_tokens(documents, special)
 
     entry: dict[str, Any] = {
         "name": label,

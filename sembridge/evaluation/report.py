@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sembridge.errors import OutputExistsError, SembridgeError
-from sembridge.io import atomic_file, write_json
+from sembridge.io import atomic_file, check_output_location, write_json
 from sembridge.log import logger
 
 
@@ -24,7 +24,7 @@ def check_output_file(path: str | Path, overwrite: bool, what: str = "output fil
         raise OutputExistsError(
             f"{what} '{path}' already exists", hint="choose another name, or pass --overwrite to replace it"
         )
-    return path
+    return check_output_location(path)  # a parent that is a file, a folder that cannot be written
 
 
 def write_report_json(report: dict[str, Any], path: str | Path) -> Path:

@@ -41,10 +41,35 @@ SEMBRIDGE = MethodSpec(
             "alpha",
             "--alpha",
             "float",
-            "Entmax alpha (>= 1): 1 softmax, 2 sparsemax, 4 the paper's",
+            "Entmax alpha (>= 1): 1 softmax, 2 sparsemax, 4 the paper's; 'auto' picks the best "
+            "candidate on development pairs",
             4.0,
             minimum=1,
-            hint="1 is softmax, 1.5 entmax15, 2 sparsemax; the paper uses 2 and 4",
+            hint="1 is softmax, 1.5 entmax15, 2 sparsemax; the paper uses 2 and 4; "
+            "'auto' (with --dev-data) picks one",
+            words=("auto",),
+        ),
+        MethodOption(
+            "dev_data",
+            "--dev-data",
+            "file",
+            "query/positive pairs (not the test set) on which alpha 'auto' evaluates each candidate",
+        ),
+        MethodOption(
+            "alpha_candidates",
+            "--alpha-candidates",
+            "floats",
+            "the alphas that alpha 'auto' tries, comma-separated (default: 1.5,2,3,4,6,8)",
+            minimum=1,
+            hint="each alpha must be >= 1, e.g. --alpha-candidates 2,3,4",
+        ),
+        MethodOption(
+            "position_aware",
+            "--position-aware",
+            "bool",
+            "each new token draws only on source tokens of its own position class "
+            "(word-initial or continuation)",
+            False,
         ),
         MethodOption(
             "bridge",
@@ -59,6 +84,16 @@ SEMBRIDGE = MethodSpec(
             "--bridge-prompt",
             "str",
             "text put before each token when embedding (default: the registry's; e5: 'query: ')",
+        ),
+        MethodOption(
+            "bridge_backend",
+            "--bridge-backend",
+            "str",
+            "where the bridge runs: torch, onnx, onnx-int8, openvino or openvino-int8 (not torch: "
+            "on the CPU; -int8: int8 weights, faster, embeddings slightly different)",
+            "torch",
+            hint="onnx needs `pip install sembridge[onnx]`, openvino `pip install sembridge[openvino]`",
+            words=("torch", "onnx", "onnx-int8", "openvino", "openvino-int8"),
         ),
         MethodOption("batch_size", "--batch-size", "int", "bridge encoding batch size", 256),
         MethodOption(

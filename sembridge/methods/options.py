@@ -17,18 +17,30 @@ from typing import Any, Literal
 
 from sembridge.errors import SembridgeError
 
-# file: an existing file; folder: a folder path (need not exist); str: any text; int, float: numbers.
-OptionKind = Literal["file", "folder", "str", "float", "int"]
+# file: an existing file; folder: a folder path (need not exist); str: any text; int, float: numbers;
+# floats: a list of numbers (a sequence, or text with commas); bool: on or off.
+OptionKind = Literal["file", "folder", "str", "float", "int", "floats", "bool"]
 
-_METAVARS = {"file": "FILE", "folder": "DIR", "str": "TEXT", "float": "FLOAT", "int": "INT"}
+_METAVARS = {
+    "file": "FILE",
+    "folder": "DIR",
+    "str": "TEXT",
+    "float": "FLOAT",
+    "int": "INT",
+    "floats": "LIST",
+    "bool": "",
+}
 
 
 @dataclass(frozen=True)
 class MethodOption:
     """One input of a method: its key in ``method_options``, its CLI flag and its constraints.
 
-    Numbers must be > 0 (``positive``), or ``>= minimum`` and finite when ``minimum`` is set, in
-    which case ``hint`` explains the range. ``short`` is an extra short CLI flag (``-b``).
+    Numbers must be > 0 (``positive``), or ``>= minimum`` when ``minimum`` is set, in which case
+    ``hint`` explains the range; infinities and nan are always refused. ``short`` is an extra
+    short CLI flag (``-b``).
+    ``words`` are texts a number option also takes (``--alpha auto``), returned in lower case;
+    a text option with ``words`` takes only those (``--bridge-backend onnx``).
     """
 
     key: str
@@ -41,6 +53,7 @@ class MethodOption:
     minimum: float | None = None
     hint: str | None = None
     short: str | None = None
+    words: tuple[str, ...] = ()
 
     @property
     def metavar(self) -> str:
@@ -59,8 +72,37 @@ class MethodOption:
         if self.kind in ("folder", "str"):
             if not isinstance(value, str | Path):
                 raise SembridgeError(f"{self.flag} must be text, got {value!r}")
+            if self.kind == "str" and self.words and str(value).strip().lower() not in self.words:
+                raise SembridgeError(
+                    f"{self.flag} must be one of {', '.join(self.words)}, got {value!r}", hint=self.hint
+                )
+            if self.kind == "str" and self.words:
+                return str(value).strip().lower()
             return str(Path(value).expanduser()) if self.kind == "folder" else str(value)
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise SembridgeError(f"{self.flag} must be True or False, got {value!r}")
+            return value
+        if self.kind == "floats":
+            return self._numbers(value)
+        if isinstance(value, str) and self.words:
+            if value.strip().lower() in self.words:
+                return value.strip().lower()
+            try:  # the CLI passes such an option as text: '0.5' is the number 0.5
+                value = float(value)
+            except ValueError:
+                pass
         return self._number(value)
+
+    def _numbers(self, value: Any) -> list[float]:
+        items = value.split(",") if isinstance(value, str) else value
+        try:
+            numbers = [self._number(item.strip() if isinstance(item, str) else item) for item in items]
+        except TypeError:
+            raise SembridgeError(f"{self.flag} must be a list of numbers, got {value!r}") from None
+        if not numbers:
+            raise SembridgeError(f"{self.flag} must name at least one number, got {value!r}", hint=self.hint)
+        return numbers
 
     def _number(self, value: Any) -> float | int:
         if isinstance(value, bool):
@@ -71,15 +113,20 @@ class MethodOption:
             number = int(value) if self.kind == "int" else float(value)
         except (TypeError, ValueError):
             expected = "an integer" if self.kind == "int" else "a number"
-            raise SembridgeError(f"{self.flag} must be {expected}, got {value!r}") from None
+            expected += "".join(f" or '{word}'" for word in self.words)
+            raise SembridgeError(f"{self.flag} must be {expected}, got {value!r}", hint=self.hint) from None
+        # The number itself is shown (inf, nan, 0.5), whether it came as text or as a number.
         if self.minimum is not None:
             if not (math.isfinite(number) and number >= self.minimum):
                 raise SembridgeError(
-                    f"{self.flag} must be >= {self.minimum:g}, got {value!r}", hint=self.hint
+                    f"{self.flag} must be >= {self.minimum:g}, got {number!r}", hint=self.hint
                 )
-        elif self.positive and not number > 0:
-            what = "a positive integer" if self.kind == "int" else "positive"
-            raise SembridgeError(f"{self.flag} must be {what}, got {value!r}", hint=self.hint)
+        elif self.positive and not (math.isfinite(number) and number > 0):
+            what = "positive" if math.isfinite(number) else "a finite positive number"
+            what = "a positive integer" if self.kind == "int" else what
+            raise SembridgeError(f"{self.flag} must be {what}, got {number!r}", hint=self.hint)
+        elif not math.isfinite(number):
+            raise SembridgeError(f"{self.flag} must be a finite number, got {number!r}", hint=self.hint)
         return number
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -45,7 +46,12 @@ class FinetuneConfig:
         checkpoint_dir: where checkpoints go; None: ``<OUT>.checkpoints`` beside the output
             folder. It survives a crash; ``resume`` continues from its last checkpoint, and a
             finished run removes it unless ``keep_checkpoints``.
-        resume: continue from the last checkpoint in ``checkpoint_dir``.
+        resume: continue from the newest complete checkpoint in ``checkpoint_dir``. The settings
+            that change the optimisation must equal the checkpoint's
+            (:mod:`sembridge.training.run_settings`).
+        resume_changed: with ``resume``, continue although such settings differ; the new values
+            apply from the checkpoint's step on (learning rate and weight decay are set on the
+            restored optimizer) and the report records both.
         overwrite: replace an existing output folder (and, without ``resume``, old checkpoints).
         keep_checkpoints: keep the checkpoint folder after a successful run.
 
@@ -85,6 +91,7 @@ class FinetuneConfig:
     logging_steps: int = 10
     checkpoint_dir: Path | None = None
     resume: bool = False
+    resume_changed: bool = False
     overwrite: bool = False
     keep_checkpoints: bool = False
     device: str = "auto"
@@ -100,6 +107,9 @@ class FinetuneConfig:
         for name in ("query_max_length", "doc_max_length", "max_steps", "save_total_limit"):
             if getattr(self, name) is not None:
                 _positive_int(name, getattr(self, name))
+        for name in ("epochs", "learning_rate", "weight_decay"):  # nan and inf refused before loading
+            if not math.isfinite(getattr(self, name)):
+                raise SembridgeError(f"{name} must be a finite number, got {getattr(self, name)}.")
         if not self.epochs > 0:
             raise SembridgeError(f"epochs must be > 0, got {self.epochs}.")
         if not self.learning_rate > 0:
@@ -114,6 +124,8 @@ class FinetuneConfig:
             raise SembridgeError(f"precision must be fp32, bf16 or fp16, got {self.precision!r}.")
         if self.dataloader_workers < 0:
             raise SembridgeError(f"dataloader_workers must be >= 0, got {self.dataloader_workers}.")
+        if self.resume_changed and not self.resume:
+            raise SembridgeError("resume_changed (--resume-changed) needs resume", hint="add --resume")
         if self.stats_sample_size < 1:
             raise SembridgeError(
                 f"stats_sample_size must be a positive integer, got {self.stats_sample_size}."
@@ -161,3 +173,5 @@ class FinetuneResult:
     stats_before: dict[str, Any] | None = None
     stats_after: dict[str, Any] | None = None
     written: bool = False
+    resume: dict[str, Any] | None = None
+    """When resumed: the checkpoint, the settings that differed from its, the values in effect."""

@@ -20,6 +20,7 @@ Both lambdas rise quadratically from 0 over the first part of training
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from sembridge.errors import SembridgeError
@@ -78,12 +79,14 @@ def build_regularizer_warmup(loss: Any, warmup_ratio: float) -> Any:
 
 
 def check_loss_settings(query_reg: float, doc_reg: float, temperature: float) -> None:
-    """Refuse negative FLOPs weights and a non-positive temperature, naming the value."""
-    if query_reg < 0:
-        raise SembridgeError(f"query_reg must be >= 0, got {query_reg}.", hint="use 0 to switch it off")
-    if doc_reg < 0:
-        raise SembridgeError(f"doc_reg must be >= 0, got {doc_reg}.", hint="use 0 to switch it off")
-    if not temperature > 0:
+    """Refuse negative or non-finite FLOPs weights and a non-positive or infinite temperature."""
+    for name, value in (("query_reg", query_reg), ("doc_reg", doc_reg)):
+        if not math.isfinite(value):
+            raise SembridgeError(f"{name} must be a finite number >= 0, got {value}.", hint="e.g. 5e-05")
+        if value < 0:
+            raise SembridgeError(f"{name} must be >= 0, got {value}.", hint="use 0 to switch it off")
+    if not (math.isfinite(temperature) and temperature > 0):
+        finite = "a finite number " if not math.isfinite(temperature) else ""
         raise SembridgeError(
-            f"temperature must be > 0, got {temperature}.", hint="1.0 keeps plain dot products"
+            f"temperature must be {finite}> 0, got {temperature}.", hint="1.0 keeps plain dot products"
         )

@@ -5,12 +5,16 @@ Trainer): checkpoints, bf16, gradient accumulation, logging and several processe
 ``torchrun`` or ``accelerate launch`` come from it. This module wires it up:
 
 1. check the settings, the output folder and the checkpoint folder (cheap, before anything);
-2. read and check the training (and evaluation) pairs, still before any model is loaded;
+   ``--resume`` takes the newest complete checkpoint;
+2. read and check the training (and evaluation) pairs, still before any model is loaded; on
+   ``--resume`` compare the run's settings and data with the checkpoint's
+   (:mod:`sembridge.training.run_settings`), refusing a difference unless ``resume_changed``;
 3. load the model as a SparseEncoder and set the query and document token limits;
 4. build the loss (:mod:`sembridge.training.losses`), NO_DUPLICATES batches (a query or
    document repeated inside a batch would otherwise become its own false negative) and the
    quadratic warm-up of the FLOPs weights;
-5. train, resuming from the last checkpoint when asked;
+5. record the settings beside the checkpoints, then train, resuming when asked (with
+   ``resume_changed`` the new learning rate and weight decay are set on the restored optimizer);
 6. on the first process only: measure sparsity on a sample of the training pairs, write the
    model (the same format as ``sembridge init``), ``training_args.json`` and
    ``sembridge_finetune.json`` into a temporary folder moved into place at the end, then
@@ -20,8 +24,8 @@ Layout on disk, for ``-o OUT``:
 
     OUT/                 the final model, written at once when training has finished
     OUT.checkpoints/     checkpoint-<step>/ folders (model, optimizer, scheduler, RNG, trainer
-                         state) while training runs; kept after a crash, reused by --resume
-                         (:mod:`sembridge.training.checkpoints`)
+                         state) and sembridge_run.json (the settings) while training runs; kept
+                         after a crash, reused by --resume (:mod:`sembridge.training.checkpoints`)
 """
 
 from __future__ import annotations
@@ -40,14 +44,24 @@ from sembridge.errors import SembridgeError
 from sembridge.io import atomic_output_dir, check_output_dir, library_versions, write_json
 from sembridge.loading import load_sparse_encoder
 from sembridge.log import logger
+from sembridge.model_card import write_model_card
+from sembridge.splade_memory import DEFAULT_LOGITS_BUDGET
 from sembridge.training.checkpoints import (
     checkpoint_step,
     default_checkpoint_dir,
     plan_checkpoints,
     remove_checkpoints,
+    remove_incomplete,
 )
 from sembridge.training.config import FinetuneConfig, FinetuneResult
 from sembridge.training.losses import build_loss, build_regularizer_warmup
+from sembridge.training.run_settings import (
+    check_resume_settings,
+    describe,
+    read_run_settings,
+    run_settings,
+    write_run_settings,
+)
 from sembridge.training.stats import measure_sparsity
 
 if TYPE_CHECKING:
@@ -131,6 +145,11 @@ def apply_lengths(encoder: SparseEncoder, config: FinetuneConfig) -> dict[str, s
                     hint=f"use --max-length (or --query-max-length / --doc-max-length) {limit} or less",
                 )
     first = encoder[0]
+    routes = getattr(first, "sub_modules", None)
+    if routes is not None and "query" in routes and "document" in routes:  # an inference-free Router
+        routes["query"][0].max_seq_length = query
+        routes["document"][0].max_seq_length = document
+        return {"query": "query", "positive": "document", "negative": "document"}
     first.max_seq_length = max(query, document)
     if hasattr(first, "query_length") and hasattr(first, "document_length"):
         first.query_length = query
@@ -235,6 +254,57 @@ def _weights_into_history() -> Any:
     return RegularizerWeightsInHistory()
 
 
+class _ResumeSettings:
+    """A callback that, when training resumes, reads the learning rate and weight decay in effect
+    on the restored optimizer and scheduler, and with ``apply`` first sets the run's own values.
+
+    The trainer restores the optimizer's parameter groups (learning rate, weight decay) and the
+    scheduler's base learning rate from the checkpoint; the schedule's shape (warm-up, total
+    steps) follows the run's arguments. ``apply`` sets the peak rate and weight decay to the
+    run's, so that the schedule continues from the checkpoint's step with the new values.
+    """
+
+    def __new__(cls, config: FinetuneConfig, apply: bool) -> Any:
+        from transformers import TrainerCallback
+
+        class ResumeSettings(TrainerCallback):
+            def __init__(self) -> None:
+                self.decay_params: set[int] = set()  # ids of the parameters with weight decay
+                self.in_effect: dict[str, float] | None = None
+
+            def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+                optimizer, lr_scheduler = kwargs.get("optimizer"), kwargs.get("lr_scheduler")
+                if state.global_step == 0 or optimizer is None or lr_scheduler is None:
+                    return
+                scheduler = getattr(lr_scheduler, "scheduler", lr_scheduler)  # accelerate wraps it
+                groups = optimizer.param_groups
+                if apply:
+                    old = list(scheduler.base_lrs)
+                    scheduler.base_lrs = [config.learning_rate for _ in old]
+                    lambdas = getattr(scheduler, "lr_lambdas", None)
+                    for i, group in enumerate(groups):
+                        group["initial_lr"] = config.learning_rate
+                        if lambdas is not None:
+                            group["lr"] = config.learning_rate * lambdas[i](scheduler.last_epoch)
+                        elif old[i]:
+                            group["lr"] *= config.learning_rate / old[i]
+                        if any(id(p) in self.decay_params for p in group["params"]):
+                            group["weight_decay"] = config.weight_decay
+                self.in_effect = {
+                    "--lr": float(max(scheduler.base_lrs)),
+                    "--weight-decay": float(max(g.get("weight_decay", 0.0) for g in groups)),
+                    "lr_at_resume": float(groups[0]["lr"]),
+                }
+                if self.in_effect["--lr"] != config.learning_rate and args.process_index == 0:
+                    logger.warning(
+                        "the learning rate follows the checkpoint's (%s), not --lr (%s)",
+                        self.in_effect["--lr"],
+                        config.learning_rate,
+                    )
+
+        return ResumeSettings()
+
+
 def _stats_sample(dataset: Dataset, size: int) -> tuple[list[str], list[str]]:
     n = len(dataset)
     count = min(size, n)
@@ -308,11 +378,32 @@ def finetune(
     _info("1. training pairs: %s (%s)", f"{len(train):,}", ", ".join(train.column_names))
     if evaluation is not None:
         _info("   evaluation pairs: %s", f"{len(evaluation):,}")
+    processes = max(int(os.environ.get("WORLD_SIZE", "1")), 1)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, every process reads its share of one batch
-        warn_small_data(len(train), config.batch_size * max(int(os.environ.get("WORLD_SIZE", "1")), 1))
+        warn_small_data(len(train), config.batch_size * processes)
+    settings = run_settings(config, train, processes)
+    changes: dict[str, dict[str, Any]] = {}
+    if resume_from is not None:
+        recorded = read_run_settings(checkpoint_dir)
+        if recorded is None:
+            if os.environ.get("RANK", "0") == "0":
+                logger.warning(
+                    "%s holds no record of the settings its checkpoints were trained with; "
+                    "they cannot be compared with this run's",
+                    checkpoint_dir,
+                )
+        else:
+            changes = check_resume_settings(recorded, settings, resume_from.name, config.resume_changed)
+            for key, change in changes.items():
+                _info(
+                    "   %s changed (--resume-changed): checkpoint %s, now %s",
+                    key,
+                    describe(change["checkpoint"]),
+                    describe(change["now"]),
+                )
 
     # 3. Model.
-    encoder = load_sparse_encoder(model, "cpu", require_splade=True)
+    encoder = load_sparse_encoder(model, "cpu", require_splade=True, logits_budget=DEFAULT_LOGITS_BUDGET)
     router_mapping = apply_lengths(encoder, config)
     _info(
         "2. model: %s (query length %d, document length %d)",
@@ -332,6 +423,15 @@ def finetune(
     if remove_old and is_main:
         _info("removing the checkpoints of an earlier run in %s", checkpoint_dir)
         remove_checkpoints(checkpoint_dir)
+    removed: list[Path] = []
+    if is_main:
+        if resume_from is not None:
+            removed = remove_incomplete(checkpoint_dir)
+            for path in removed:
+                _info("removed the incomplete %s", path.name)
+        write_run_settings(
+            checkpoint_dir, settings, str(train_data) if isinstance(train_data, (str, Path)) else None
+        )
     _barrier()
 
     from sentence_transformers.sparse_encoder import SparseEncoderTrainer
@@ -349,6 +449,10 @@ def finetune(
             *callbacks,
         ],
     )
+    resume_settings = _ResumeSettings(config, apply=bool(changes))
+    decay_names = set(trainer.get_decay_parameter_names(trainer.model))
+    resume_settings.decay_params = {id(p) for n, p in trainer.model.named_parameters() if n in decay_names}
+    trainer.add_callback(resume_settings)
     sample_queries, sample_documents = _stats_sample(train, config.stats_sample_size)
     stats_before = None
     if is_main and resume_from is None:
@@ -385,6 +489,21 @@ def finetune(
         eval_curve=eval_curve,
         stats_before=stats_before,
     )
+    if resume_from is not None:
+        result.resume = {
+            "checkpoint": resume_from.name,
+            "step": checkpoint_step(resume_from),
+            "incomplete_removed": [p.name for p in removed],
+            "changed": changes,
+            "in_effect": resume_settings.in_effect,
+            "note": (
+                f"steps up to {checkpoint_step(resume_from)} ran with the checkpoint's values, later steps "
+                "with the new ones (the peak learning rate and weight decay were set on the restored "
+                "optimizer; the random state continues from the checkpoint)"
+                if changes
+                else None
+            ),
+        }
 
     # 6. Output, from the first process only.
     if is_main:
@@ -407,6 +526,7 @@ def finetune(
             "global_step": result.global_step,
             "epochs_done": result.epochs_done,
             "resumed_from_step": result.resumed_from_step,
+            "resume": result.resume,
             "runtime_s": result.runtime_s,
             "steps_per_second": result.steps_per_second,
             "train_loss": result.train_loss,
@@ -419,10 +539,11 @@ def finetune(
             },
             "versions": library_versions(),
         }
-        with atomic_output_dir(output_dir, config.overwrite) as tmp:
+        with atomic_output_dir(output_dir, config.overwrite, checked=True) as tmp:
             trainer.model.save(str(tmp))
             write_json(tmp / TRAINING_ARGS_NAME, json.loads(args.to_json_string()))
             write_json(tmp / REPORT_NAME, report)
+            write_model_card(tmp, finetune_report=report)
         result.written = True
         if not config.keep_checkpoints:
             remove_checkpoints(checkpoint_dir)

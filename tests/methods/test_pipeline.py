@@ -137,7 +137,7 @@ def invoke(*args):
     @app.command("version")  # a second command, so that "init" is parsed as a command name
     def _version() -> None: ...
 
-    return CliRunner().invoke(app, [str(a) for a in args])
+    return CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "250"})
 
 
 def error_of(result) -> SembridgeError:

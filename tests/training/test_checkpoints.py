@@ -15,6 +15,7 @@ from sembridge.training.checkpoints import (
     remove_checkpoints,
 )
 from sembridge.training.config import FinetuneConfig
+from tests.training.checkpoint_files import write_checkpoint
 
 
 def test_default_folder_is_beside_the_output(tmp_path: Path) -> None:
@@ -37,7 +38,7 @@ def test_plan_resume_overwrite_or_refuse(tmp_path: Path) -> None:
     with pytest.raises(SembridgeError, match="nothing to resume: no checkpoint in"):
         plan_checkpoints(folder, FinetuneConfig(resume=True))
     for step in (3, 12):
-        (folder / f"checkpoint-{step}").mkdir(parents=True)
+        write_checkpoint(folder, step)
     assert plan_checkpoints(folder, FinetuneConfig(resume=True)) == (folder / "checkpoint-12", False)
     assert plan_checkpoints(folder, FinetuneConfig(overwrite=True)) == (None, True)
     with pytest.raises(

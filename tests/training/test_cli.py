@@ -17,6 +17,7 @@ from sembridge.cli.finetune import register
 from sembridge.data import write_pairs_jsonl
 from sembridge.errors import SembridgeError
 from sembridge.training import REPORT_NAME
+from tests.training.checkpoint_files import write_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 DDP_SCRIPT = Path(__file__).with_name("ddp_cli.py")
@@ -90,8 +91,8 @@ def test_interrupt_names_the_checkpoint_to_resume_from(
     out = tmp_path / "out"
 
     def interrupted_training(*args: object, **kwargs: object) -> None:
-        for name in checkpoints:
-            (tmp_path / "out.checkpoints" / name).mkdir(parents=True)
+        for name in checkpoints:  # complete ones, as the trainer writes them
+            write_checkpoint(tmp_path / "out.checkpoints", int(name.split("-")[1]))
         os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: the CLI's handler raises here
         time.sleep(5)
         raise AssertionError("SIGINT did not stop the command")

@@ -21,6 +21,7 @@ from sembridge.training import (
     finetune,
     list_checkpoints,
 )
+from tests.training.checkpoint_files import crash_at
 
 
 def small(**overrides: Any) -> FinetuneConfig:
@@ -224,20 +225,6 @@ def test_outputs_load_and_match_the_init_format(
     assert args["batch_sampler"] == "no_duplicates"
 
 
-class _CrashAt:
-    """A TrainerCallback that raises once the given step has been taken (before it is saved)."""
-
-    def __new__(cls, step: int) -> Any:
-        from transformers import TrainerCallback
-
-        class Crash(TrainerCallback):
-            def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-                if state.global_step == step:
-                    raise RuntimeError(f"simulated crash at step {step}")
-
-        return Crash()
-
-
 class _OptimizerAtStart:
     """A TrainerCallback that records the optimizer state when training (re)starts."""
 
@@ -271,7 +258,7 @@ def test_resume_continues_from_the_saved_step(
     # Run B: crashes at step 3, after checkpoint-2 was written; nothing is written to OUT.
     out = tmp_path / "b"
     with pytest.raises(RuntimeError, match="simulated crash at step 3"):
-        finetune(splade_tiny, data, out, config, callbacks=[_CrashAt(3)])
+        finetune(splade_tiny, data, out, config, callbacks=[crash_at(3)])
     assert not out.exists()
     checkpoints = list_checkpoints(default_checkpoint_dir(out))
     assert [p.name for p in checkpoints] == ["checkpoint-2"]
