@@ -78,7 +78,10 @@ def parse_args(argv: Sequence[str] | None = None) -> Any:
         "--inits", nargs="+", choices=INITS, default=list(DEFAULT_INITS), help="initialisations"
     )
     parser.add_argument(
-        "--steps", type=int, default=None, help=f"training steps (default {SMALL_MODEL['steps']})"
+        "--steps",
+        type=int,
+        default=None,
+        help=f"training steps (default {SMALL_MODEL['steps']}; 0: zero-shot only, no fine-tuning)",
     )
     parser.add_argument("--points", type=int, default=2, help="evaluation points after step 0 (default 2)")
     parser.add_argument("--lr", type=float, default=SMALL_MODEL["learning_rate"], help="peak learning rate")
@@ -242,6 +245,8 @@ def train_with_curve(
     from sembridge.training import FinetuneConfig, finetune
 
     curve = [{"step": 0, **measure(SparseEncoder(str(model_dir), device=args.device))}]
+    if steps == 0:
+        return curve
 
     class Curve(TrainerCallback):
         def on_step_end(self, targs: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
@@ -330,11 +335,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     quiet_libraries()
     machine = header("quality: initialisations before and after fine-tuning", args.device)
     langs = args.langs or (["ru"] if args.quick else list(LANGUAGES))
-    steps = args.steps or (QUICK["steps"] if args.quick else SMALL_MODEL["steps"])
-    points = sorted({max(1, round(steps * (i + 1) / args.points)) for i in range(args.points)})
+    steps = args.steps if args.steps is not None else (QUICK["steps"] if args.quick else SMALL_MODEL["steps"])
+    if steps < 0:
+        raise SystemExit(f"--steps must be >= 0, got {steps}")
+    points = (
+        sorted({max(1, round(steps * (i + 1) / args.points)) for i in range(args.points)}) if steps else []
+    )
     settings = {**SMALL_MODEL, "steps": steps, "learning_rate": args.lr, "query_reg": args.query_reg,
                 "doc_reg": args.doc_reg, "batch_size": args.batch_size, "seed": args.seed}  # fmt: skip
-    console.print(f"settings: {settings}; evaluated at steps 0, {', '.join(map(str, points))}")
+    console.print(f"settings: {settings}; evaluated at steps {', '.join(map(str, [0, *points]))}")
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="sembridge-quality-"))
     figures: dict[str, Any] = {"machine": machine, "settings": settings, "dev": args.dev, "languages": {}}
     for lang in langs:

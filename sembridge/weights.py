@@ -45,6 +45,9 @@ __all__ = [
 
 # Growth factor of k for rows whose support filled the top k.
 _K_GROWTH = 4
+# The float32 candidate path is used above this alpha; at or below it the supports are so large that
+# the float64 product is cheaper than rescoring candidates.
+FLOAT32_MIN_ALPHA = 2.0
 # Unit roundoff of float32.
 _UNIT_ROUNDOFF = 2.0**-24
 
@@ -481,8 +484,9 @@ def iter_entmax_weights(
     row's candidates (its top k float32 estimates) get their exact scores in float64, and
     ``entmax_rows``'s exactness check, with the bound ``(k+1)-th estimate + margin`` on every other exact
     score, tells whether they hold the whole support; rows that fail grow k, as in ``entmax_rows``
-    (``_CandidateScores`` gives the margin). For alpha = 1 every weight is > 0: the rows of
-    ``iter_similarity`` go through ``entmax_rows`` (see ``softmax_combine`` for bounded memory).
+    (``_CandidateScores`` gives the margin). For alpha <= ``FLOAT32_MIN_ALPHA`` (2) supports are large
+    (hundreds of sources a row at alpha 2, every source at alpha 1): the rows of ``iter_similarity``
+    (float64 product) go through ``entmax_rows`` (see ``softmax_combine`` for alpha 1 in bounded memory).
     """
     _check_alpha(alpha)
     if initial_k < 1:
@@ -495,7 +499,9 @@ def iter_entmax_weights(
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
     work = torch.device(device) if device is not None else target.device
-    if alpha == 1:
+    if alpha <= FLOAT32_MIN_ALPHA:
+        # Supports of hundreds to thousands of sources per row: rescoring the candidates would cost
+        # more than the float64 product itself (measured: alpha 2 1.5x slower, alpha 1.5 far worse).
         chunks = iter_similarity(target, source, chunk_size=chunk_size, device=work)
         return _entmax_chunks(chunks, alpha, initial_k, n_iter, target.device, progress)
     return _candidate_chunks(target, source, alpha, chunk_size, initial_k, n_iter, work, progress)

@@ -233,3 +233,23 @@ def test_float32_path_never_forms_the_float64_product(monkeypatch) -> None:
     # float64: unit vectors, candidate blocks [rows, k, dim] and [rows, k]; never [rows, n_source].
     assert (500, 16) in shapes and any(len(shape) == 3 and shape[-1] == 16 for shape in shapes)
     assert not [shape for shape in shapes if shape[-1] == 500], set(shapes)
+
+
+@pytest.mark.parametrize(("alpha", "candidates"), [(1.5, False), (2.0, False), (2.5, True), (4.0, True)])
+def test_large_supports_take_the_float64_product(monkeypatch, alpha: float, candidates: bool) -> None:
+    """At alpha <= 2 (supports of hundreds of sources) rescoring candidates costs more than the float64
+    product: those alphas never build candidate scores; larger alphas always do."""
+    import sembridge.weights as weights_module
+
+    built: list[int] = []
+    real = weights_module._CandidateScores
+
+    def counting(*args, **kwargs):
+        built.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(weights_module, "_CandidateScores", counting)
+    target, source = _clustered(20, 200, 16, seed=14)
+    weights = entmax_weights(target, source, alpha, chunk_size=8)
+    assert bool(built) is candidates
+    assert (weights.to_dense() - reference_entmax_weights(target, source, alpha)).abs().max() <= 1e-6
