@@ -213,6 +213,32 @@ def _inference_free_query(path: Path) -> Path | None:
     return _router_document(path / routers[0].get("path", ""))[2] if routers else None
 
 
+def _hub_router_snapshot(found: ModelLocation) -> ModelLocation:
+    """A hub source whose ``modules.json`` holds a Router (an inference-free model): its files,
+    fetched the ordinary way (the hub cache), as a local folder; any other hub id as it is.
+
+    A plain SPLADE hub id loads through ``from_pretrained`` and needs nothing of this. Only
+    ``modules.json`` is fetched to decide, then the repository without its ONNX/OpenVINO exports.
+    """
+    from huggingface_hub import hf_hub_download, snapshot_download
+
+    try:
+        modules_file = hf_hub_download(found.resolved, "modules.json")
+    except Exception:  # no modules.json (a plain transformers repo), or the hub cannot be reached
+        return found
+    try:
+        modules = json.loads(Path(modules_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return found
+    if not any(str(m.get("type", "")).endswith("Router") for m in modules):
+        return found
+    try:
+        folder = snapshot_download(found.resolved, ignore_patterns=["onnx/*", "openvino/*", "*.onnx", "*.h5"])
+    except Exception as err:
+        raise load_failure("source model", found, err) from err
+    return ModelLocation(found.name, folder, "local")
+
+
 def load_source(name: str, device: Any = "cpu") -> SourceModel:
     """Load a masked-LM sparse encoder (plain transformers folder or SparseEncoder folder).
 
@@ -226,6 +252,10 @@ def load_source(name: str, device: Any = "cpu") -> SourceModel:
     found = _existing("source model", name)
     location = found.target
     pooling: dict[str, Any] = {}
+    # Reports name the hub id even when its files were fetched as a folder.
+    path_or_id = found.resolved
+    if found.kind == "hub":
+        found = _hub_router_snapshot(found)
     if found.kind == "local" and found.path.is_dir():
         model_dir, pooling = _transformer_subfolder(found.path)
         location = str(model_dir)
@@ -272,7 +302,7 @@ def load_source(name: str, device: Any = "cpu") -> SourceModel:
     model.eval()
     return SourceModel(
         name=name,
-        path_or_id=found.resolved,
+        path_or_id=path_or_id,
         model=model,
         tokenizer=tokenizer,
         pooling_strategy=pooling.get("pooling_strategy", "max"),

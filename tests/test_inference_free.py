@@ -206,3 +206,73 @@ def test_cli_init_with_idf_query_weights(tmp_path, inference_free_source, ru_tok
     assert report["settings"]["query_weights"] == "idf"
     assert report["settings"]["target_text"] == str(text)
     assert (out / "router_config.json").is_file()
+
+
+RU_PAIRS = [
+    ("погода в москве", "Сегодня в Москве дождь и ветер."),
+    ("как установить пакет", "Пакет устанавливается командой apt install."),
+    ("где найти справку", "Справка открывается клавишей F1 в любом окне."),
+    ("сохранить документ", "Чтобы сохранить документ, нажмите Ctrl+S."),
+    ("печать страницы", "Страницу можно напечатать из меню Файл."),
+    ("размер шрифта", "Размер шрифта меняется на панели форматирования."),
+    ("новая таблица", "Новая таблица создаётся из меню Вставка."),
+    ("проверка орфографии", "Орфография проверяется автоматически при вводе."),
+]
+
+
+def test_evaluate_export_and_finetune_work_on_the_adapted_router(adapted, tmp_path):
+    from sentence_transformers import SparseEncoder
+
+    from sembridge.data import pairs_dataset, pairs_to_dataset
+    from sembridge.evaluation import evaluate, export_vectors
+    from sembridge.training import FinetuneConfig, finetune
+
+    out, _ = adapted
+    data = pairs_dataset(RU_PAIRS, name="ru-help")
+    report = evaluate([out], data, metrics=["nDCG@10"], device="cpu", show_progress=False)
+    result = report["models"][0]["results"][0]
+    assert 0.0 <= result["metrics"]["nDCG@10"] <= 1.0 and result["doc_terms"] > 0
+
+    exported = export_vectors(
+        out, data.corpus, tmp_path / "vectors", queries=data.queries, device="cpu", show_progress=False
+    )
+    assert exported["documents"] == len(data.corpus)
+
+    config = FinetuneConfig(
+        max_steps=2, batch_size=4, query_max_length=16, doc_max_length=32, device="cpu",
+        save_steps=100, logging_steps=1, stats_sample_size=4, show_progress=False,
+    )  # fmt: skip
+    trained = tmp_path / "ru-if-ft"
+    finetune(str(out), pairs_to_dataset(RU_PAIRS), trained, config)
+    reloaded = SparseEncoder(str(trained), device="cpu")
+    assert type(reloaded[0]).__name__ == "Router"
+    assert reloaded.encode_query(["погода"]).shape[-1] == reloaded.encode_document(["дождь"]).shape[-1]
+
+
+def test_a_hub_router_source_is_fetched_as_a_folder(monkeypatch, inference_free_source):
+    """A hub id whose modules.json holds a Router is read from its (cached) snapshot, and the
+    report still names the hub id; hub ids without a Router are left to from_pretrained."""
+    import huggingface_hub
+
+    from sembridge.loading import load_source
+
+    folder, weights = inference_free_source
+    asked: list[str] = []
+
+    def download(repo_id, filename, **kwargs):
+        asked.append(f"{repo_id}:{filename}")
+        return str(folder / filename)
+
+    def snapshot(repo_id, **kwargs):
+        asked.append(f"{repo_id}:snapshot")
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot)
+    source = load_source("someone/inference-free-doc-model")
+    assert asked == [
+        "someone/inference-free-doc-model:modules.json",
+        "someone/inference-free-doc-model:snapshot",
+    ]
+    assert source.inference_free and source.path_or_id == "someone/inference-free-doc-model"
+    assert torch.equal(source.query_weights, weights)
