@@ -318,8 +318,8 @@ _OFA = {"--method": "ofa", "--bridge": None, "--alpha": None}
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        ({"--alpha": "inf"}, "--alpha must be >= 1, got inf"),
-        ({"--alpha": "-inf"}, "--alpha must be >= 1, got -inf"),
+        ({"--alpha": "inf"}, "--alpha must be a finite number >= 1, got inf"),
+        ({"--alpha": "-inf"}, "--alpha must be a finite number >= 1, got -inf"),
         ({**_OFA, "--temperature": "inf"}, "--temperature must be a finite positive number, got inf"),
         ({**_OFA, "--temperature": "nan"}, "--temperature must be a finite positive number, got nan"),
         ({"--method": "random", "--bridge": None, "--alpha": None, "--init-std": "inf"}, "--init-std must"),
@@ -349,7 +349,7 @@ def test_non_finite_numbers_are_refused_before_loading(paths, capsys, flags, mes
         ("random", {"init_std": float("inf")}, "--init-std must be a finite positive number, got inf"),
         ("random", {"init_std": float("nan")}, "--init-std must be a finite positive number, got nan"),
         ("ofa", {"temperature": float("inf")}, "--temperature must be a finite positive number, got inf"),
-        ("sembridge", {"alpha": "inf"}, "--alpha must be >= 1, got inf"),
+        ("sembridge", {"alpha": "inf"}, "--alpha must be a finite number >= 1, got inf"),
     ],
 )
 def test_init_config_refuses_non_finite_method_options(tmp_path, method, options, message):

@@ -119,7 +119,9 @@ class MethodOption:
         if self.minimum is not None:
             if not (math.isfinite(number) and number >= self.minimum):
                 raise SembridgeError(
-                    f"{self.flag} must be >= {self.minimum:g}, got {number!r}", hint=self.hint
+                    f"{self.flag} must be {'' if math.isfinite(number) else 'a finite number '}"
+                    f">= {self.minimum:g}, got {number!r}",
+                    hint=self.hint,
                 )
         elif self.positive and not (math.isfinite(number) and number > 0):
             what = "positive" if math.isfinite(number) else "a finite positive number"
