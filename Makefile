@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast demo data lint format quality bench bench-gpu clean
+.PHONY: help install test test-fast demo data lint format docs quality bench bench-gpu clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ lint: install ## Check style with ruff
 format: install ## Format the code with ruff
 	$(BIN)/ruff format sembridge tests examples benchmarks offline_assets
 	$(BIN)/ruff check --fix sembridge tests examples benchmarks offline_assets
+
+docs: install ## Build the docs site (mkdocs build --strict)
+	$(BIN)/mkdocs build --strict
 
 quality: install data ## Quality benchmark: every init in five languages, curves (QUALITY_ARGS=--quick: a few minutes)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_quality.py --plot-dir docs/quality --json docs/quality/quality.json $(QUALITY_ARGS)

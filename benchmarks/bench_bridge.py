@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import torch
 
     from offline_assets import e5_small_path
-    from sembridge.bridge import BridgeEmbedder
+    from sembridge.methods.bridge import BridgeEmbedder
 
     machine = header("bridge embeddings: cold, then from the cache", args.device)
     bridge = str(e5_small_path())

@@ -7,7 +7,7 @@ cache; the ONNX export and int8 quantisation, done once per bridge, are timed ap
 
 - tokens per second of each backend, and its ratio to torch measured in the same run;
 - agreement with torch: the cosine of each string's two embeddings (mean and minimum);
-- the share of new rows whose Entmax support (alpha 4, ``sembridge.weights.entmax_weights``) is
+- the share of new rows whose Entmax support (alpha 4, ``sembridge.methods.weights.entmax_weights``) is
   the same set of source tokens as with torch's embeddings, and the mean Jaccard overlap.
 
     python benchmarks/bench_bridge_backends.py                      # 2,000 new + 8,000 source tokens
@@ -68,7 +68,7 @@ def sample_tokens(new: int, source: int) -> tuple[list[str], list[str]]:
 
 
 def supports(target: Any, source: Any, alpha: float) -> list[frozenset[int]]:
-    from sembridge.weights import entmax_weights
+    from sembridge.methods.weights import entmax_weights
 
     weights = entmax_weights(target, source, alpha)
     indptr, indices = weights.indptr.tolist(), weights.indices.tolist()
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     quiet_libraries()
     apply_threads(args.threads)
     from offline_assets import e5_small_path
-    from sembridge.bridge import BridgeEmbedder
+    from sembridge.methods.bridge import BridgeEmbedder
 
     machine = header("bridge backends on the CPU: speed and agreement with torch", "cpu")
     bridge = str(e5_small_path())

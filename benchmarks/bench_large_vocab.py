@@ -3,7 +3,7 @@
 A SPLADE encoder's MLM logits are ``batch x length x vocab``: 32 x 256 x 250k float32 is 8.2 GB.
 For vocabularies of 8k, 64k and 250k pieces (tiny random BERT, hidden 32, one layer, so the
 logits dominate), each case runs in its own process and reports its peak resident memory
-(``ru_maxrss``) and documents per second, with the logits bound of ``sembridge.splade_memory``
+(``ru_maxrss``) and documents per second, with the logits bound of ``sembridge.encoding.splade_memory``
 (the default of evaluate, export and finetune) and without it (``--no-bound`` baseline; cases
 whose whole logits would not fit the machine are not run and say so):
 
@@ -75,8 +75,8 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     import torch
     from transformers import BertConfig, BertForMaskedLM
 
-    from sembridge.io import save_sparse_encoder
-    from sembridge.loading import load_sparse_encoder
+    from sembridge.encoding.encode import load_encoder
+    from sembridge.loading import save_sparse_encoder
     from tests.helpers import wordpiece_tokenizer
 
     vocab, mode, task = int(args.child[0]), args.child[1], args.child[2]
@@ -94,7 +94,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
             BertForMaskedLM(config), wordpiece_tokenizer(WORDS), tmp, max_seq_length=args.length
         )
         budget = args.budget_mb * 1024 * 1024 if mode == "bounded" else None
-        encoder = load_sparse_encoder(tmp, "cpu", logits_budget=budget)
+        encoder = load_encoder(tmp, "cpu", logits_budget=budget)
     texts = [" ".join(WORDS[(i + j) % len(WORDS)] for j in range(args.length)) for i in range(args.batch)]
     before = max_rss()
     if task == "encode":

@@ -1,6 +1,6 @@
 """ONNX export: documents encoded per second by PyTorch, ONNX Runtime fp32 and ONNX Runtime int8, on CPU.
 
-Model: the real English SPLADE-tiny (or ``--model DIR``), exported by ``sembridge.onnx_export``
+Model: the real English SPLADE-tiny (or ``--model DIR``), exported by ``sembridge.export.onnx``
 (fp32 and dynamic int8). Text: the real English chatterbot-corpus replies as documents, repeated
 to reach ``--docs``. The same texts, batch size and token limit go through the three encoders:
 PyTorch (``SparseEncoder.encode``), and ``OnnxSparseEncoder`` on each ONNX file. Ratios are
@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from sentence_transformers import SparseEncoder
 
     from offline_assets import splade_tiny_path
-    from sembridge.onnx_export import OnnxSparseEncoder, _cosine, _top_k_overlap, export_onnx
+    from sembridge.encoding.sparsity import mean_row_cosine, top_k_overlap
+    from sembridge.export.onnx import OnnxSparseEncoder, export_onnx
 
     machine = header("ONNX export: CPU encoding speed", args.device)
     model = args.model or str(splade_tiny_path())
@@ -95,8 +96,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         docs_per_s = len(docs) / seconds[name]
         ratio = seconds["torch"] / seconds[name]
         diff = float(np.abs(vectors[name] - reference).max())
-        overlap = _top_k_overlap(reference, vectors[name])
-        cosine = _cosine(reference, vectors[name])
+        overlap = top_k_overlap(reference, vectors[name])
+        cosine = mean_row_cosine(reference, vectors[name])
         rows.append([name, docs_per_s, f"{ratio:.2f}x", diff, overlap, cosine])
         results.append(
             {

@@ -181,7 +181,7 @@ def _subsample(data: Any, queries: int, documents: int, seed: int) -> Any:
 
 def init_model(name: str, lang: str, text_file: Path, out: Path, seed: int) -> Path:
     from offline_assets import e5_small_path, splade_tiny_path, wordpiece_tokenizer_path
-    from sembridge.initialize import InitConfig, initialize
+    from sembridge.init.pipeline import InitConfig, initialize
 
     method, options = {
         "sembridge": ("sembridge", {"alpha": 4.0, "bridge": str(e5_small_path())}),

@@ -116,8 +116,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import numpy as np
 
     from offline_assets import splade_tiny_path
+    from sembridge.encoding.encode import encode_texts, load_encoder
     from sembridge.evaluation import InvertedIndex
-    from sembridge.evaluation.encode import encode_texts, load_encoder
 
     machine = header("sparse encoding and retrieval", args.device)
     docs, queries, real = texts(args.docs, args.queries, args.doc_words, args.seed)

@@ -124,7 +124,7 @@ def prepare_inputs(args: argparse.Namespace, path: Path) -> dict[str, Any]:
     from transformers import AutoTokenizer
 
     from offline_assets import e5_small_path, splade_tiny_path
-    from sembridge.bridge import BridgeEmbedder
+    from sembridge.methods.bridge import BridgeEmbedder
     from sembridge.surgery import mlm_parts
     from sembridge.vocab import find_overlap, is_candidate_source, vocab_tokens
 
@@ -227,10 +227,10 @@ def prepare_inputs(args: argparse.Namespace, path: Path) -> dict[str, Any]:
 def count_full_width_rows() -> list[int]:
     """Count the rows ``entmax_rows`` redoes with ``entmax_bisect`` over the full row (a diagnostic).
 
-    Wraps the private ``sembridge.weights._full_rows``; returns a one-element list that the wrapper
+    Wraps the private ``sembridge.methods.weights._full_rows``; returns a one-element list that the wrapper
     updates, or an empty list when that function does not exist (the figure is then not reported).
     """
-    import sembridge.weights as weights_module
+    import sembridge.methods.weights as weights_module
 
     full_rows = getattr(weights_module, "_full_rows", None)
     if full_rows is None:
@@ -250,9 +250,9 @@ def stage_worker(args: argparse.Namespace) -> None:
     import torch
     from safetensors.torch import load_file
 
-    import sembridge.weights as weights_module
-    from sembridge.sparse_weights import SparseWeights
-    from sembridge.weights import (
+    import sembridge.methods.weights as weights_module
+    from sembridge.methods.sparse_weights import SparseWeights
+    from sembridge.methods.weights import (
         combine,
         entmax_rows,
         entmax_weights,

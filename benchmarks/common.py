@@ -1,7 +1,7 @@
 """Shared pieces of the benchmark scripts: timers, peak memory, machine description, rich tables.
 
 Every script prints figures (never pass/fail) and can write them as JSON (``--json PATH``) so that
-``tests/test_benchmarks.py`` and ``run_all.py`` can read them back.
+``tests/benchmarks/test_benchmarks.py`` and ``run_all.py`` can read them back.
 
 Peak memory. ``ru_maxrss`` is the high-water mark of the whole process, so a stage's own peak is
 measured with :class:`PeakMemory`: a thread samples the resident set size every few milliseconds

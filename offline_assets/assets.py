@@ -20,7 +20,6 @@ import string
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 from sembridge.cache import default_cache_dir
 from sembridge.errors import ModelLoadError
@@ -308,19 +307,6 @@ def _alphabet(counts: dict[str, int], size: int) -> list[str]:
     return sorted(alphabet)
 
 
-def _bert_pipeline(model: Any) -> Any:
-    """A tokenizer around ``model`` with the cased BERT normaliser, pre-tokenizer and decoder."""
-    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
-
-    tokenizer = Tokenizer(model)
-    tokenizer.normalizer = normalizers.BertNormalizer(
-        clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=False
-    )
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.decoder = decoders.WordPiece(prefix="##")
-    return tokenizer
-
-
 def _train_wordpiece(lang: str, words: list[tuple[str, float]], vocab_size: int, out_dir: Path) -> None:
     """Train, renumber and save a WordPiece tokenizer (numbered steps are logged).
 
@@ -329,9 +315,10 @@ def _train_wordpiece(lang: str, words: list[tuple[str, float]], vocab_size: int,
     every ``##c`` is numbered up front (passed as a special token to the trainer, then turned back
     into an ordinary vocabulary entry), which makes the training deterministic.
     """
-    from tokenizers import AddedToken, processors, trainers
+    from tokenizers import AddedToken, trainers
     from tokenizers.models import WordPiece
-    from transformers import BertTokenizerFast
+
+    from sembridge.tokenizer_training import wordpiece_pipeline, wrap_wordpiece
 
     start = time.perf_counter()
     counts = _word_counts(words)
@@ -343,7 +330,7 @@ def _train_wordpiece(lang: str, words: list[tuple[str, float]], vocab_size: int,
 
     # Pre-tokenise once here (CJK ideographs and punctuation become words of their own) to count
     # the pieces the trainer will see and the characters that occur inside a piece.
-    pipeline = _bert_pipeline(WordPiece(unk_token="[UNK]"))
+    pipeline = wordpiece_pipeline(WordPiece(unk_token="[UNK]"))
     pieces: dict[str, int] = {}
     for word, count in counts.items():
         normalized = pipeline.normalizer.normalize_str(word)
@@ -375,7 +362,7 @@ def _train_wordpiece(lang: str, words: list[tuple[str, float]], vocab_size: int,
         for piece in sorted(pieces):
             yield (piece + " ") * pieces[piece]
 
-    trained = _bert_pipeline(WordPiece(unk_token="[UNK]", continuing_subword_prefix="##"))
+    trained = wordpiece_pipeline(WordPiece(unk_token="[UNK]", continuing_subword_prefix="##"))
     trained.train_from_iterator(corpus(), trainer=trainer, length=len(pieces))
     learned = trained.get_vocab(with_added_tokens=False)
     logger.info("2. trained: %s tokens", f"{len(learned):,}")
@@ -392,28 +379,11 @@ def _train_wordpiece(lang: str, words: list[tuple[str, float]], vocab_size: int,
 
     ordered = sorted(learned, key=lambda token: (group(token), learned[token]))
     vocab = {token: index for index, token in enumerate(ordered)}
-    tokenizer = _bert_pipeline(
+    tokenizer = wordpiece_pipeline(
         WordPiece(vocab, unk_token="[UNK]", continuing_subword_prefix="##", max_input_chars_per_word=100)
     )
     tokenizer.add_special_tokens([AddedToken(token, special=True) for token in specials])
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS]:0 $A:0 [SEP]:0",
-        pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
-    )
-
-    wrapped = BertTokenizerFast(
-        tokenizer_object=tokenizer,
-        do_lower_case=False,
-        strip_accents=False,
-        tokenize_chinese_chars=True,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_max_length=MAX_LENGTH,
-    )
+    wrapped = wrap_wordpiece(tokenizer, model_max_length=MAX_LENGTH)
     wrapped.save_pretrained(str(out_dir))
     _bert_tokenizer_config(out_dir, ordered)
     logger.info("3. saved WordPiece tokenizer for %s in %.1f s", lang, time.perf_counter() - start)

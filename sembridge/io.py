@@ -1,4 +1,4 @@
-"""Writing outputs all at once, the library version stamp, and models saved in the format every tool loads.
+"""Writing outputs all at once: every atomic write of the package, and the checks before it.
 
 This module owns every atomic write of the package:
 
@@ -15,7 +15,6 @@ Temporary names carry their owner (``.OUT.tmp-<host>-<pid>-<random>``, ``.OUT.ol
 that finds its own kind of temporary left by a process that is gone (killed) removes it
 (:func:`remove_stale_temporaries`). The final move of an output folder never replaces a folder
 that appeared while the run was working unless ``overwrite`` was given.
-:func:`library_versions` is the one version stamp that reports record.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ import errno
 import json
 import logging
 import os
-import platform
 import re
 import shutil
 import socket
@@ -32,22 +30,12 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
 from typing import IO, Any, Literal
 
 from sembridge.errors import OutputExistsError, SembridgeError
 
 logger = logging.getLogger("sembridge")
-
-# Version stamp key -> distribution name.
-_STAMPED_DISTRIBUTIONS = {
-    "torch": "torch",
-    "transformers": "transformers",
-    "sentence_transformers": "sentence-transformers",
-    "tokenizers": "tokenizers",
-    "entmax": "entmax",
-}
 
 
 def check_output_dir(path: str | Path, overwrite: bool) -> Path:
@@ -327,75 +315,3 @@ def write_json(path: str | Path, data: Any) -> Path:
         json.dump(data, handle, indent=2, ensure_ascii=False)
         handle.write("\n")
     return Path(path)
-
-
-def library_versions() -> dict[str, str]:
-    """The version stamp of a report: Python, sembridge and the libraries that shape its numbers.
-
-    Versions are read from the installed distributions (nothing is imported); a library that is
-    not installed is stamped ``"unknown"``.
-    """
-    from sembridge import __version__
-
-    versions = {"sembridge": __version__, "python": platform.python_version()}
-    for key, distribution in _STAMPED_DISTRIBUTIONS.items():
-        try:
-            versions[key] = metadata.version(distribution)
-        except metadata.PackageNotFoundError:
-            versions[key] = "unknown"
-    return versions
-
-
-def save_sparse_encoder(
-    model: Any,
-    tokenizer: Any,
-    out_dir: str | Path,
-    pooling_strategy: str = "max",
-    activation_function: str = "relu",
-    max_seq_length: int | None = None,
-    query_weights: Any = None,
-    query_frozen: bool = True,
-) -> None:
-    """Save a masked-LM model and its tokenizer as a SPLADE SparseEncoder folder.
-
-    The folder holds the plain ``transformers`` files at its root (so ``AutoModelForMaskedLM``
-    and ``AutoTokenizer`` load it) and sentence-transformers' ``modules.json`` pinning
-    MLMTransformer + SpladePooling (max pooling of log(1 + relu(logits))). With ``query_weights``
-    (one per vocabulary token) it is an inference-free model instead: a Router whose query route
-    is a SparseStaticEmbedding of those weights and whose document route is MLM + SpladePooling.
-    """
-    from sentence_transformers import SparseEncoder
-    from sentence_transformers.sparse_encoder.modules import SpladePooling
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
-    mlm = _fill_mask_module(out_dir, max_seq_length)
-    pooling = SpladePooling(
-        pooling_strategy=pooling_strategy,
-        activation_function=activation_function,
-        embedding_dimension=model.config.vocab_size,
-    )
-    modules: list[Any] = [mlm, pooling]
-    if query_weights is not None:
-        from sentence_transformers.sparse_encoder.modules import Router, SparseStaticEmbedding
-
-        static = SparseStaticEmbedding(
-            mlm.tokenizer, weight=query_weights.detach().float().cpu().clone(), frozen=query_frozen
-        )
-        modules = [Router.for_query_document(query_modules=[static], document_modules=[mlm, pooling])]
-    encoder = SparseEncoder(modules=modules, device="cpu")
-    encoder.save(str(out_dir))
-
-
-def _fill_mask_module(path: Path, max_seq_length: int | None) -> Any:
-    """The masked-LM module: Transformer(fill-mask) in sentence-transformers >= 6, MLMTransformer in 5.x."""
-    import inspect
-
-    from sentence_transformers.sparse_encoder import modules
-
-    kwargs = {"max_seq_length": max_seq_length} if max_seq_length else {}
-    if "transformer_task" in inspect.signature(modules.Transformer.__init__).parameters:
-        return modules.Transformer(str(path), transformer_task="fill-mask", **kwargs)
-    return modules.MLMTransformer(str(path), **kwargs)

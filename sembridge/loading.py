@@ -389,15 +389,13 @@ def load_sparse_encoder(
     *,
     require_splade: bool = False,
     trust_remote_code: bool = False,
-    logits_budget: int | None = None,
 ) -> SparseEncoder:
     """A sentence-transformers SparseEncoder from a folder, a short name or a hub id (or itself).
 
     With ``require_splade``, refuse a model without SpladePooling (on its own or on an
-    inference-free Router's document route), as fine-tuning does. With ``logits_budget``
-    (bytes), a SPLADE model computes its MLM logits that many bytes at a time
-    (:mod:`sembridge.splade_memory`): a large target vocabulary never holds
-    ``batch x length x vocab`` floats at once.
+    inference-free Router's document route), as fine-tuning does. Encoding and training load
+    through :func:`sembridge.encoding.encode.load_encoder`, which also bounds the memory of the
+    MLM logits.
     """
     from sentence_transformers import SparseEncoder
     from sentence_transformers.sparse_encoder.modules import SpladePooling
@@ -416,10 +414,6 @@ def load_sparse_encoder(
             f"'{model}' is not a SPLADE model (it has no SpladePooling module)",
             hint="give a masked-LM SPLADE model, e.g. one written by sembridge init",
         )
-    if logits_budget is not None:
-        from sembridge.splade_memory import bound_logits_memory
-
-        bound_logits_memory(encoder, logits_budget)
     return encoder
 
 
@@ -427,3 +421,58 @@ def bridge_prompt(name: str) -> str | None:
     """The text a registered bridge expects before each token ('query: ' for e5 models)."""
     entry = lookup(name) or lookup(resolve(name))
     return entry.prompt if entry is not None and entry.prompt else None
+
+
+def save_sparse_encoder(
+    model: Any,
+    tokenizer: Any,
+    out_dir: str | Path,
+    pooling_strategy: str = "max",
+    activation_function: str = "relu",
+    max_seq_length: int | None = None,
+    query_weights: Any = None,
+    query_frozen: bool = True,
+) -> None:
+    """Save a masked-LM model and its tokenizer as a SPLADE SparseEncoder folder.
+
+    The folder holds the plain ``transformers`` files at its root (so ``AutoModelForMaskedLM``
+    and ``AutoTokenizer`` load it) and sentence-transformers' ``modules.json`` pinning
+    MLMTransformer + SpladePooling (max pooling of log(1 + relu(logits))). With ``query_weights``
+    (one per vocabulary token) it is an inference-free model instead: a Router whose query route
+    is a SparseStaticEmbedding of those weights and whose document route is MLM + SpladePooling.
+    """
+    from sentence_transformers import SparseEncoder
+    from sentence_transformers.sparse_encoder.modules import SpladePooling
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    mlm = _fill_mask_module(out_dir, max_seq_length)
+    pooling = SpladePooling(
+        pooling_strategy=pooling_strategy,
+        activation_function=activation_function,
+        embedding_dimension=model.config.vocab_size,
+    )
+    modules: list[Any] = [mlm, pooling]
+    if query_weights is not None:
+        from sentence_transformers.sparse_encoder.modules import Router, SparseStaticEmbedding
+
+        static = SparseStaticEmbedding(
+            mlm.tokenizer, weight=query_weights.detach().float().cpu().clone(), frozen=query_frozen
+        )
+        modules = [Router.for_query_document(query_modules=[static], document_modules=[mlm, pooling])]
+    encoder = SparseEncoder(modules=modules, device="cpu")
+    encoder.save(str(out_dir))
+
+
+def _fill_mask_module(path: Path, max_seq_length: int | None) -> Any:
+    """The masked-LM module: Transformer(fill-mask) in sentence-transformers >= 6, MLMTransformer in 5.x."""
+    import inspect
+
+    from sentence_transformers.sparse_encoder import modules
+
+    kwargs = {"max_seq_length": max_seq_length} if max_seq_length else {}
+    if "transformer_task" in inspect.signature(modules.Transformer.__init__).parameters:
+        return modules.Transformer(str(path), transformer_task="fill-mask", **kwargs)
+    return modules.MLMTransformer(str(path), **kwargs)

@@ -30,9 +30,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from sembridge import __version__
+from sembridge.data.readers import read_text_lines
 from sembridge.errors import SembridgeError
 from sembridge.io import atomic_output_dir, check_output_dir, write_json
+from sembridge.version import __version__
 
 logger = logging.getLogger("sembridge")
 
@@ -90,16 +91,7 @@ def read_corpus(files: Sequence[str | Path]) -> list[str]:
         raise SembridgeError("no text file given", hint="pass --text FILE (one passage per line)")
     lines: list[str] = []
     for name in files:
-        path = Path(name).expanduser()
-        if not path.is_file():
-            raise SembridgeError(f"text file '{name}' does not exist", hint="pass a UTF-8 text file")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as err:
-            raise SembridgeError(
-                f"text file '{name}' is not UTF-8 (byte {err.start})", hint="convert it to UTF-8"
-            ) from None
-        lines.extend(line.strip() for line in text.splitlines() if line.strip())
+        lines.extend(read_text_lines(name, "text file"))
     if not lines:
         raise SembridgeError(
             f"the text files hold no text: {', '.join(map(str, files))}", hint="give files with text"
@@ -150,6 +142,91 @@ def corpus_coverage(tokenizer: Any, lines: Sequence[str]) -> Coverage:
     )
 
 
+# --------------------------------------------------------------------------- building
+
+
+def wordpiece_pipeline(model: Any, lowercase: bool = False) -> Any:
+    """A ``tokenizers.Tokenizer`` around a WordPiece ``model`` with BERT's normaliser (accents kept,
+    CJK ideographs split), pre-tokenizer and ``##`` decoder: the one BERT-style pipeline."""
+    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
+
+    tokenizer = Tokenizer(model)
+    tokenizer.normalizer = normalizers.BertNormalizer(
+        clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=lowercase
+    )
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece(prefix="##")
+    return tokenizer
+
+
+def unigram_pipeline(model: Any, lowercase: bool = False) -> Any:
+    """A ``tokenizers.Tokenizer`` around a Unigram ``model``, SentencePiece-style: NFKC (and
+    lower case), ``▁`` marking word starts, in the pre-tokenizer and the decoder."""
+    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
+
+    tokenizer = Tokenizer(model)
+    steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if lowercase else [])
+    tokenizer.normalizer = normalizers.Sequence(steps)
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    return tokenizer
+
+
+def wrap_wordpiece(tokenizer: Any, lowercase: bool = False, model_max_length: int | None = MAX_LENGTH) -> Any:
+    """``tokenizer`` (a WordPiece pipeline) with ``[CLS] $A [SEP]`` added, as a ``BertTokenizerFast``."""
+    from tokenizers import processors
+    from transformers import BertTokenizerFast
+
+    vocab = tokenizer.get_vocab()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS]:0 $A:0 [SEP]:0",
+        pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+    )
+    length = {"model_max_length": model_max_length} if model_max_length is not None else {}
+    return BertTokenizerFast(
+        tokenizer_object=tokenizer,
+        do_lower_case=lowercase,
+        strip_accents=False,
+        tokenize_chinese_chars=True,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        **length,
+    )
+
+
+def wrap_sentencepiece(
+    tokenizer: Any, model_max_length: int | None = MAX_LENGTH, template: bool = True
+) -> Any:
+    """``tokenizer`` (a Unigram or byte-level pipeline) as a ``PreTrainedTokenizerFast`` with the
+    ``<s> <pad> </s> <unk> <mask>`` special tokens; ``template`` adds ``<s> $A </s>``."""
+    from tokenizers import processors
+    from transformers import PreTrainedTokenizerFast
+
+    if template:
+        vocab = tokenizer.get_vocab()
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single="<s>:0 $A:0 </s>:0",
+            pair="<s>:0 $A:0 </s>:0 </s>:0 $B:0 </s>:0",
+            special_tokens=[("<s>", vocab["<s>"]), ("</s>", vocab["</s>"])],
+        )
+    length = {"model_max_length": model_max_length} if model_max_length is not None else {}
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        unk_token="<unk>",
+        pad_token="<pad>",
+        bos_token="<s>",
+        eos_token="</s>",
+        cls_token="<s>",
+        sep_token="</s>",
+        mask_token="<mask>",
+        **length,
+    )
+
+
 # --------------------------------------------------------------------------- training
 
 
@@ -166,9 +243,8 @@ def train_tokenizer(
     character of the text in the vocabulary, ``[CLS] $A [SEP]``); Unigram is SentencePiece-style
     (NFKC, ``▁`` word starts, ``<s> $A </s>``). Returns a ``PreTrainedTokenizerFast``.
     """
-    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import trainers
     from tokenizers.models import Unigram, WordPiece
-    from transformers import BertTokenizerFast, PreTrainedTokenizerFast
 
     if model not in MODEL_KINDS:
         raise SembridgeError(
@@ -177,12 +253,9 @@ def train_tokenizer(
     if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 10:
         raise SembridgeError(f"vocab_size must be an integer >= 10, got {vocab_size!r}", hint="e.g. 8000")
     if model == "wordpiece":
-        tokenizer = Tokenizer(WordPiece(unk_token="[UNK]", continuing_subword_prefix="##"))
-        tokenizer.normalizer = normalizers.BertNormalizer(
-            clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=lowercase
+        tokenizer = wordpiece_pipeline(
+            WordPiece(unk_token="[UNK]", continuing_subword_prefix="##"), lowercase
         )
-        tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tokenizer.decoder = decoders.WordPiece(prefix="##")
         trainer = trainers.WordPieceTrainer(
             vocab_size=vocab_size,
             min_frequency=min_frequency,
@@ -191,29 +264,8 @@ def train_tokenizer(
             show_progress=False,
         )
         tokenizer.train_from_iterator(lines, trainer=trainer, length=len(lines))
-        vocab = tokenizer.get_vocab()
-        tokenizer.post_processor = processors.TemplateProcessing(
-            single="[CLS]:0 $A:0 [SEP]:0",
-            pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1",
-            special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
-        )
-        return BertTokenizerFast(
-            tokenizer_object=tokenizer,
-            do_lower_case=lowercase,
-            strip_accents=False,
-            tokenize_chinese_chars=True,
-            unk_token="[UNK]",
-            pad_token="[PAD]",
-            cls_token="[CLS]",
-            sep_token="[SEP]",
-            mask_token="[MASK]",
-            model_max_length=MAX_LENGTH,
-        )
-    tokenizer = Tokenizer(Unigram())
-    steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if lowercase else [])
-    tokenizer.normalizer = normalizers.Sequence(steps)
-    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
-    tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+        return wrap_wordpiece(tokenizer, lowercase)
+    tokenizer = unigram_pipeline(Unigram(), lowercase)
     trainer = trainers.UnigramTrainer(
         vocab_size=vocab_size,
         special_tokens=list(UNIGRAM_SPECIALS),
@@ -221,23 +273,7 @@ def train_tokenizer(
         show_progress=False,
     )
     tokenizer.train_from_iterator(lines, trainer=trainer, length=len(lines))
-    vocab = tokenizer.get_vocab()
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="<s>:0 $A:0 </s>:0",
-        pair="<s>:0 $A:0 </s>:0 </s>:0 $B:0 </s>:0",
-        special_tokens=[("<s>", vocab["<s>"]), ("</s>", vocab["</s>"])],
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        unk_token="<unk>",
-        pad_token="<pad>",
-        bos_token="<s>",
-        eos_token="</s>",
-        cls_token="<s>",
-        sep_token="</s>",
-        mask_token="<mask>",
-        model_max_length=MAX_LENGTH,
-    )
+    return wrap_sentencepiece(tokenizer)
 
 
 # --------------------------------------------------------------------------- cutting

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import (
     BertConfig,
     BertForMaskedLM,
@@ -16,6 +16,8 @@ from transformers import (
     RobertaForMaskedLM,
 )
 
+from sembridge.tokenizer_training import wordpiece_pipeline, wrap_sentencepiece, wrap_wordpiece
+
 BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
@@ -23,21 +25,8 @@ def wordpiece_tokenizer(
     tokens: Sequence[str], specials: Sequence[str] = BERT_SPECIALS
 ) -> PreTrainedTokenizerFast:
     vocab = {t: i for i, t in enumerate([*specials, *tokens])}
-    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]", continuing_subword_prefix="##"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=False, strip_accents=False)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.decoder = decoders.WordPiece()
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])]
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        pad_token="[PAD]",
-        unk_token="[UNK]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-    )
+    model = models.WordPiece(vocab, unk_token="[UNK]", continuing_subword_prefix="##")
+    return wrap_wordpiece(wordpiece_pipeline(model), model_max_length=None)
 
 
 def sentencepiece_tokenizer(pieces: Sequence[str]) -> PreTrainedTokenizerFast:
@@ -46,16 +35,7 @@ def sentencepiece_tokenizer(pieces: Sequence[str]) -> PreTrainedTokenizerFast:
     tok = Tokenizer(models.Unigram(vocab, unk_id=3))
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token="<s>",
-        eos_token="</s>",
-        cls_token="<s>",
-        sep_token="</s>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-        mask_token="<mask>",
-    )
+    return wrap_sentencepiece(tok, model_max_length=None, template=False)
 
 
 def bytelevel_tokenizer(tokens: Sequence[str]) -> PreTrainedTokenizerFast:
@@ -64,16 +44,7 @@ def bytelevel_tokenizer(tokens: Sequence[str]) -> PreTrainedTokenizerFast:
     tok = Tokenizer(models.BPE(vocab, [], unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token="<s>",
-        eos_token="</s>",
-        cls_token="<s>",
-        sep_token="</s>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-        mask_token="<mask>",
-    )
+    return wrap_sentencepiece(tok, model_max_length=None, template=False)
 
 
 def tiny_mlm(family: str, vocab_size: int, pad_token_id: int = 0, tie: bool = True, seed: int = 0):

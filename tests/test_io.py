@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from sembridge.errors import OutputExistsError, SembridgeError
-from sembridge.io import atomic_file, atomic_output_dir, check_output_dir, library_versions, write_json
+from sembridge.io import atomic_file, atomic_output_dir, check_output_dir, write_json
+from sembridge.version import library_versions
 
 
 class Boom(Exception):

@@ -30,14 +30,14 @@ from sembridge.io import (
     remove_stale_temporaries,
     temporary_prefix,
 )
+from tests.cli.test_init import _error_lines, _init_args, _run
 from tests.helpers import save_tiny_bridge, save_tiny_source, wordpiece_tokenizer
-from tests.test_cli_init import _error_lines, _init_args, _run
-from tests.test_initialize import BRIDGE_WORDS, SOURCE_WORDS, TARGET_WORDS
+from tests.init.test_pipeline import BRIDGE_WORDS, SOURCE_WORDS, TARGET_WORDS
 
 
 @pytest.fixture
 def paths(tmp_path, monkeypatch):
-    """Tiny source, target tokenizer and bridge folders, as in tests/test_cli_init.py."""
+    """Tiny source, target tokenizer and bridge folders, as in tests/cli/test_init.py."""
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
@@ -114,7 +114,7 @@ def test_overwrite_replaces_a_folder_that_appeared(tmp_path: Path) -> None:
 _HELD_INIT = """
 import os, sys, time
 from pathlib import Path
-import sembridge.initialize
+import sembridge.init.pipeline
 from sembridge.cli.app import main
 
 def held_write_report(path, report):
@@ -125,7 +125,7 @@ def held_write_report(path, report):
     while not go.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
 
-sembridge.initialize.write_report = held_write_report
+sembridge.init.pipeline.write_report = held_write_report
 main(sys.argv[1:])
 """
 
@@ -244,7 +244,7 @@ def test_atomic_writes_remove_their_own_stale_temporaries(tmp_path: Path) -> Non
 def test_bridge_cache_write_removes_stale_temporaries(tmp_path: Path) -> None:
     import torch
 
-    from sembridge.bridge import BridgeEmbedder
+    from sembridge.methods.bridge import BridgeEmbedder
 
     folder = tmp_path / "cache" / "bridge"
     folder.mkdir(parents=True)
@@ -298,12 +298,12 @@ def test_read_only_folder_is_refused_up_front(tmp_path: Path) -> None:
 
 
 def test_init_under_a_file_is_refused_before_loading(paths, capsys, monkeypatch):
-    import sembridge.initialize
+    import sembridge.init.pipeline
 
     def no_loading(*args, **kwargs):
         raise AssertionError("the source was loaded before the refusal")
 
-    monkeypatch.setattr(sembridge.initialize, "load_source", no_loading)
+    monkeypatch.setattr(sembridge.init.pipeline, "load_source", no_loading)
     (paths["tmp"] / "file").write_text("x")
     out = paths["tmp"] / "file" / "model"
     code, _, err = _run(_init_args(paths, out), capsys)
@@ -353,7 +353,7 @@ def test_non_finite_numbers_are_refused_before_loading(paths, capsys, flags, mes
     ],
 )
 def test_init_config_refuses_non_finite_method_options(tmp_path, method, options, message):
-    from sembridge.initialize import InitConfig
+    from sembridge.init.pipeline import InitConfig
 
     if method == "ofa":
         vectors = tmp_path / "v.vec"
@@ -365,7 +365,7 @@ def test_init_config_refuses_non_finite_method_options(tmp_path, method, options
 
 
 def test_init_config_refuses_a_seed_torch_cannot_take():
-    from sembridge.initialize import InitConfig
+    from sembridge.init.pipeline import InitConfig
 
     for seed in (2**64, 1.5, True):
         with pytest.raises(SembridgeError, match="seed must be an integer"):

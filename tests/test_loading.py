@@ -40,7 +40,7 @@ def source_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def sparse_dir(tmp_path: Path) -> Path:
-    from sembridge.io import save_sparse_encoder
+    from sembridge.loading import save_sparse_encoder
 
     tokenizer = wordpiece_tokenizer(WORDS)
     model = tiny_mlm("bert", len(tokenizer.get_vocab()))

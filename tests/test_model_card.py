@@ -9,7 +9,7 @@ import stat
 import pytest
 
 from sembridge.errors import SembridgeError
-from sembridge.initialize import REPORT_FILE, InitConfig, initialize
+from sembridge.init.pipeline import REPORT_FILE, InitConfig, initialize
 from sembridge.model_card import (
     CARD_FILE,
     check_card_models,
@@ -245,6 +245,16 @@ def test_atomic_file_has_normal_permissions(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~_umask()
 
 
+def _pairs_file(tmp_path):
+    pairs = tmp_path / "pairs.jsonl"
+    rows = [("кот", "кот sat on the mat"), ("собака", "собака run house"), ("дом", "дом water")]
+    pairs.write_text(
+        "".join(json.dumps({"query": q, "positive": p}, ensure_ascii=False) + "\n" for q, p in rows),
+        encoding="utf-8",
+    )
+    return pairs
+
+
 def test_evaluate_cli_updates_the_card_only_when_asked(init_dir, tmp_path):
     import shutil
 
@@ -254,12 +264,7 @@ def test_evaluate_cli_updates_the_card_only_when_asked(init_dir, tmp_path):
 
     folder = tmp_path / "model"
     shutil.copytree(init_dir, folder)
-    pairs = tmp_path / "pairs.jsonl"
-    rows = [("кот", "кот sat on the mat"), ("собака", "собака run house"), ("дом", "дом water")]
-    pairs.write_text(
-        "".join(json.dumps({"query": q, "positive": p}, ensure_ascii=False) + "\n" for q, p in rows),
-        encoding="utf-8",
-    )
+    pairs = _pairs_file(tmp_path)
     before = (folder / CARD_FILE).read_text(encoding="utf-8")
     plain = CliRunner().invoke(app, ["evaluate", "-m", str(folder), "--data", str(pairs), "--device", "cpu"])
     assert plain.exit_code == 0, plain.output
@@ -272,3 +277,32 @@ def test_evaluate_cli_updates_the_card_only_when_asked(init_dir, tmp_path):
     card = (folder / CARD_FILE).read_text(encoding="utf-8")
     assert card.count("## Evaluation") == 1 and "| this model | none |" in card
     assert card.index("## How this model was made") < card.index("## Evaluation")
+
+
+def test_evaluate_from_python_writes_the_report_plot_and_card_as_the_cli_does(init_dir, tmp_path):
+    import shutil
+
+    from sembridge.evaluation import evaluate
+
+    folder = tmp_path / "model"
+    shutil.copytree(init_dir, folder)
+    pairs = _pairs_file(tmp_path)
+    output = tmp_path / "report.json"
+    report = evaluate(
+        [str(folder)],
+        str(pairs),
+        device="cpu",
+        prune_mass=[0.9],
+        output=output,
+        update_card=True,
+        show_progress=False,
+    )
+    assert json.loads(output.read_text(encoding="utf-8"))["models"][0]["name"] == report["models"][0]["name"]
+    assert report["plot"] == str(tmp_path / "report.png") and (tmp_path / "report.png").is_file()
+    card = (folder / CARD_FILE).read_text(encoding="utf-8")
+    assert card.count("## Evaluation") == 1 and "| this model | none |" in card
+    # The checks come first: an existing report is refused before any model is loaded.
+    from sembridge.errors import SembridgeError
+
+    with pytest.raises(SembridgeError, match="exists"):
+        evaluate([str(folder)], str(pairs), device="cpu", output=output)

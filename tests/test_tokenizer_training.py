@@ -101,7 +101,7 @@ def test_cli_train_prints_coverage_and_refuses_existing_output(text_file, tmp_pa
 
 
 def test_trained_tokenizer_feeds_init(text_file, tmp_path):
-    from sembridge.initialize import InitConfig, initialize
+    from sembridge.init.pipeline import InitConfig, initialize
     from tests.helpers import save_tiny_bridge, save_tiny_source
 
     target = tmp_path / "tok"
@@ -136,3 +136,14 @@ def test_real_cut_of_the_bridge_tokenizer_to_russian_text(tmp_path, e5_bridge):
     assert result.coverage.coverage == before["coverage"] and result.coverage.tokens == before["tokens"]
     for line in list(train["query"])[:200]:
         assert cut.tokenize(line) == original.tokenize(line)
+
+
+def test_cli_json_prints_the_report(text_file, tmp_path, capsys):
+    import json
+
+    out = tmp_path / "tok"
+    main(["tokenizer", "train", "--text", str(text_file), "--vocab-size", "100", "-o", str(out), "--json"])
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["coverage"]["vocab_size"] == len(
+        json.loads((out / "tokenizer.json").read_text())["model"]["vocab"]
+    )

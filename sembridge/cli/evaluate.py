@@ -155,19 +155,12 @@ def evaluate(
 
       sembridge evaluate -m out/ru-sembridge --data data/miracl-ru --split dev --update-card
     """
+    from sembridge.encoding.pruning import parse_values
     from sembridge.errors import SembridgeError
     from sembridge.evaluation.metrics import DEFAULT_METRICS, parse_metrics
     from sembridge.evaluation.pipeline import evaluate as run_evaluation
-    from sembridge.evaluation.pruning import parse_values, pruning_sweep
-    from sembridge.evaluation.report import (
-        check_output_file,
-        plot_path_for,
-        results_table,
-        write_plot,
-        write_report_json,
-    )
-    from sembridge.log import console, logger
-    from sembridge.model_card import check_card_models, update_cards
+    from sembridge.evaluation.report import results_table
+    from sembridge.log import console
 
     model = model or []
     if name and len(name) != len(model):
@@ -175,33 +168,20 @@ def evaluate(
             f"{len(name)} --name value(s) for {len(model)} --model value(s)",
             hint="give one --name per --model, in the same order, or none",
         )
-    metric_names = [str(m) for m in parse_metrics(metrics or DEFAULT_METRICS)]
-    masses = parse_values(prune_mass, float, "--prune-mass")
-    top_ks = parse_values(prune_top_k, int, "--prune-top-k")
-    settings = pruning_sweep(masses, top_ks)  # validates the values
-    sweep = len(settings) > 1
-    if output is not None:
-        check_output_file(output, overwrite, what="report")
-        if output.suffix.lower() == ".png":
-            raise SembridgeError(f"report '{output}' must be a JSON file", hint="e.g. --output report.json")
-        if sweep:
-            check_output_file(plot_path_for(output), overwrite, what="plot")
-
-    card_folders = check_card_models(model) if update_card else []
     report = run_evaluation(
         model,
         data,
         names=name or None,
         split=split,
         data_format=data_format,
-        metrics=metric_names,
+        metrics=[str(m) for m in parse_metrics(metrics or DEFAULT_METRICS)],
         top_k=top_k,
         batch_size=batch_size,
         device=device,
         processes=processes,
         max_length=max_length,
-        prune_mass=masses,
-        prune_top_k=top_ks,
+        prune_mass=parse_values(prune_mass, float, "--prune-mass"),
+        prune_top_k=parse_values(prune_top_k, int, "--prune-top-k"),
         per_query=per_query,
         run_files=run_file,
         overwrite=overwrite,
@@ -210,23 +190,13 @@ def evaluate(
         bm25=bm25,
         bm25_tokenizer=bm25_tokenizer,
         dense=dense or [],
+        output=output,
+        update_card=update_card,
     )
-    if output is not None:
-        if sweep:
-            plot = write_plot(report, plot_path_for(output))
-            report["plot"] = str(plot) if plot is not None else None
-        write_report_json(report, output)
-        logger.info("report written to %s", output)
-        if report.get("plot"):
-            logger.info("plot written to %s", report["plot"])
-    elif sweep:
-        logger.info("no --output given: the metric-vs-sparsity plot is not written")
-    for card in update_cards(report, card_folders):
-        logger.info("model card updated: %s", card)
     if json_output:
-        import json
+        from sembridge.cli.output import print_json
 
-        typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        print_json(report)
     else:
         console.print(results_table(report))
 

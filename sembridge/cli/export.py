@@ -97,48 +97,37 @@ def export(
     """
     from rich.table import Table
 
-    from sembridge.data import load_corpus, load_queries
-    from sembridge.errors import SembridgeError
-    from sembridge.evaluation.export import EXPORT_FORMATS, WRITERS, export_vectors
-    from sembridge.evaluation.pruning import Pruning
-    from sembridge.io import check_output_dir
+    from sembridge.cli.output import print_json
+    from sembridge.encoding.pruning import Pruning
+    from sembridge.export import WRITERS
+    from sembridge.export.pipeline import export as run_export
     from sembridge.log import console
 
-    if fmt != "onnx" and fmt not in EXPORT_FORMATS:
-        raise SembridgeError(
-            f"unknown export format '{fmt}'", hint=f"use one of: {', '.join((*EXPORT_FORMATS, 'onnx'))}"
-        )
-    if quantize and fmt != "onnx":
-        raise SembridgeError(f"--quantize applies to --format onnx only, not '{fmt}'")
-    check_output_dir(output, overwrite)
-    if fmt == "onnx":
-        _export_onnx(model, output, quantize, overwrite, json_output)
-        return
-    if corpus is None:
-        raise SembridgeError(f"--format {fmt} needs --corpus", hint="give the documents to encode")
     pruning = Pruning(mass=prune_mass, top_k=prune_top_k)
-    documents = load_corpus(corpus)
-    topics = load_queries(queries) if queries is not None else None
-    summary = export_vectors(
+    summary = run_export(
         model,
-        documents,
         output,
         format=fmt,
+        corpus=corpus,
+        queries=queries,
         scale=scale,
         pruning=pruning,
-        queries=topics,
+        quantize=quantize,
         batch_size=batch_size,
         device=device,
         processes=processes,
         max_length=max_length,
-        overwrite=overwrite,
         docs_per_file=docs_per_file,
+        overwrite=overwrite,
         show_progress=not json_output,
     )
     if json_output:
-        import json
-
-        typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        print_json(summary)
+        return
+    if fmt == "onnx":
+        console.print(f"Exported {model} as ONNX to {output}", highlight=False)
+        for name in sorted(p.name for p in Path(output).glob("*.onnx")):
+            console.print(f"  {name}", highlight=False)
         return
     table = Table(title=f"Exported {summary['documents']:,} documents to {output}", title_justify="left")
     table.add_column("")
@@ -161,23 +150,6 @@ def export(
         table.add_row(key, value)
     console.print(table)
     console.print(f"Index it: {WRITERS[fmt].index_command(output)}", highlight=False, soft_wrap=True)
-
-
-def _export_onnx(model: str, output: Path, quantize: bool, overwrite: bool, json_output: bool) -> None:
-    from sembridge.log import console
-    from sembridge.onnx_export import export_onnx
-
-    summary = export_onnx(
-        model, output, quantize=quantize, overwrite=overwrite, show_progress=not json_output
-    )
-    if json_output:
-        import json
-
-        typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
-        return
-    console.print(f"Exported {model} as ONNX to {output}", highlight=False)
-    for name in sorted(p.name for p in Path(output).glob("*.onnx")):
-        console.print(f"  {name}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sembridge.cli.options import Device, OutputDir, Overwrite, Seed
+from sembridge.cli.options import Device, JsonOutput, OutputDir, Overwrite, Seed, with_parameters
 from sembridge.methods import DEFAULT_METHOD, METHODS, MethodOption, options_by_key
 
 BASELINES = "Baseline methods (see --method)"
@@ -97,11 +97,12 @@ def init(
     seed: Seed = 42,
     overwrite: Overwrite = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    json_output: JsonOutput = False,
     **method_options: Any,
 ) -> None:
     """Run ``sembridge init``; ``method_options`` holds one value (or None) per declared method option."""
-    from sembridge.cli.summaries import print_init_summary
-    from sembridge.initialize import InitConfig, initialize
+    from sembridge.cli.output import print_init_summary, print_json
+    from sembridge.init.pipeline import InitConfig, initialize
     from sembridge.io import check_output_dir
 
     check_output_dir(output, overwrite)
@@ -121,6 +122,9 @@ def init(
         method_options=method_options,
     )
     result = initialize(config, output_dir=output, overwrite=overwrite)
+    if json_output:  # the summary and settings of sembridge_init.json (its token records stay in the file)
+        print_json({"output": str(output), **{k: result.report[k] for k in ("summary", "settings")}})
+        return
     print_init_summary(result.report, output)
 
 
@@ -152,14 +156,8 @@ def option_parameter(option: MethodOption, owners: list[str]) -> inspect.Paramet
 
 def with_method_flags(signature: inspect.Signature) -> inspect.Signature:
     """``signature`` with one flag per declared method option after ``--method``, instead of ``**``."""
-    shared = [
-        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-        for p in signature.parameters.values()
-        if p.kind is not inspect.Parameter.VAR_KEYWORD
-    ]
     flags = [option_parameter(option, owners) for option, owners in options_by_key().values()]
-    at = [p.name for p in shared].index("method") + 1
-    return signature.replace(parameters=[*shared[:at], *flags, *shared[at:]])
+    return with_parameters(signature, "method", flags)
 
 
 # Typer reads the command's parameters from its signature: the declared method options are added.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
@@ -28,12 +27,13 @@ def inspect_token(
     """
     from rich.table import Table
 
-    from sembridge.inspection import explain_token
+    from sembridge.cli.output import print_json
+    from sembridge.init.inspection import explain_token
     from sembridge.log import console
 
     result = explain_token(model, token, top=top)
     if as_json:
-        console.print_json(json.dumps(result, ensure_ascii=False))
+        print_json(result)
         return
     pieces = result["pieces"]
     line = f"[bold]{token}[/] -> {len(pieces)} piece(s), method: {result['method']}"
@@ -85,12 +85,13 @@ def inspect_text(
     """
     from rich.table import Table
 
-    from sembridge.inspection import top_terms
+    from sembridge.cli.output import print_json
+    from sembridge.init.inspection import top_terms
     from sembridge.log import console
 
     result = top_terms(model, text, top_k=top_k, device=device)
     if as_json:
-        console.print_json(json.dumps(result, ensure_ascii=False))
+        print_json(result)
         return
     table = Table(title=f"{text!r}: {result['active_terms']} active terms")
     table.add_column("term")

@@ -6,11 +6,14 @@ from typing import Annotated
 
 import typer
 
+from sembridge.cli.options import JsonOutput
+
 
 def models(
     role: Annotated[
         str | None, typer.Option("--role", help="Only this role: source, target or bridge.")
     ] = None,
+    json_output: JsonOutput = False,
 ) -> None:
     """List the short names accepted by --source, --target-tokenizer and --bridge.
 
@@ -26,6 +29,13 @@ def models(
 
     if role is not None and role not in ("source", "target", "bridge"):
         raise SembridgeError(f"unknown role '{role}'", hint="use source, target or bridge")
+    if json_output:
+        import dataclasses
+
+        from sembridge.cli.output import print_json
+
+        print_json([dataclasses.asdict(entry) for entry in entries(role)])  # type: ignore[arg-type]
+        return
     table = Table(title="sembridge registry")
     for column in ("name", "role", "hub id", "language", "description"):
         table.add_column(column)

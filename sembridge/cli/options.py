@@ -1,9 +1,12 @@
-"""Options shared by several commands, defined once."""
+"""Options shared by several commands, defined once, and the options built from declarations:
+the flags declared on a settings dataclass's fields (:mod:`sembridge.flags`) become a command's
+parameters through Typer's public API (a command's ``__signature__``)."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -44,3 +47,67 @@ MaxLength = Annotated[
     int | None,
     typer.Option("--max-length", min=1, help="Truncate texts to this many tokens (default: the model's)."),
 ]
+
+
+def flag_parameters(cls: type) -> list[inspect.Parameter]:
+    """One keyword parameter per field of dataclass ``cls`` that declares a flag (:mod:`sembridge.flags`).
+
+    The parameter is named after the field, so :func:`settings_of` maps the values back; its
+    annotation is ``Annotated[type, typer.Option(...)]`` with the declared flag, help, panel and
+    minimum, and its default is the field's (``--quiet``-style flags: the opposite).
+    """
+    import dataclasses
+    import typing
+
+    from sembridge.flags import declared_flags
+
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    parameters = []
+    for name, declared in declared_flags(cls).items():
+        kind = hints[name]
+        if typing.get_origin(kind) is typing.Literal:  # Typer takes the text; the class checks it
+            kind = str
+        default = fields[name].default
+        if declared.invert:
+            default = not default
+        names = (declared.name, declared.short) if declared.short else (declared.name,)
+        if declared.negatable:
+            names = (f"{declared.name}/--no-{declared.name.removeprefix('--')}",)
+        option = typer.Option(
+            *names,
+            help=declared.help,
+            rich_help_panel=declared.panel,
+            min=declared.minimum,
+            show_default=declared.show_default,
+        )
+        parameters.append(
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, option]
+            )
+        )
+    return parameters
+
+
+def settings_of(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of ``cls`` from a command's values (inverted flags turned back)."""
+    from sembridge.flags import declared_flags
+
+    return {
+        name: (not values[name]) if declared.invert else values[name]
+        for name, declared in declared_flags(cls).items()
+        if name in values
+    }
+
+
+def with_parameters(
+    signature: inspect.Signature, after: str, extra: list[inspect.Parameter]
+) -> inspect.Signature:
+    """``signature`` with ``extra`` parameters after parameter ``after`` instead of its ``**`` catch-all."""
+    shared = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for p in signature.parameters.values()
+        if p.kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+    at = [p.name for p in shared].index(after) + 1
+    return signature.replace(parameters=[*shared[:at], *extra, *shared[at:]])

@@ -103,9 +103,9 @@ def pairs(
         overwrite=overwrite,
     )
     if json_output:
-        import json
+        from sembridge.cli.output import print_json
 
-        typer.echo(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False))
+        print_json(summary.to_dict())
         return
     table = Table(title=f"Wrote {summary.written:,} pairs to {output}", title_justify="left")
     table.add_column("")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sembridge.cli.options import OutputDir, Overwrite
+from sembridge.cli.options import JsonOutput, OutputDir, Overwrite
 
 app = typer.Typer(
     help="Make a target tokenizer for `sembridge init --target-tokenizer`: train one on text, or cut a "
@@ -32,6 +32,7 @@ def train(
     ] = "wordpiece",
     lowercase: Annotated[bool, typer.Option("--lowercase", help="Lower-case the text first.")] = False,
     overwrite: Overwrite = False,
+    json_output: JsonOutput = False,
 ) -> None:
     """Train a WordPiece or Unigram tokenizer of --vocab-size pieces on target-language text.
 
@@ -46,7 +47,7 @@ def train(
     result = make_tokenizer(
         text, output, vocab_size=vocab_size, model=model, lowercase=lowercase, overwrite=overwrite
     )  # type: ignore[arg-type]
-    _summary(result.report, output)
+    _summary(result.report, output, json_output)
 
 
 @app.command("cut", no_args_is_help=True)
@@ -60,6 +61,7 @@ def cut(
     text: TextFiles,
     output: OutputDir,
     overwrite: Overwrite = False,
+    json_output: JsonOutput = False,
 ) -> None:
     """Cut a multilingual tokenizer down to the pieces a target-language text uses.
 
@@ -71,13 +73,18 @@ def cut(
     from sembridge.tokenizer_training import make_tokenizer
 
     result = make_tokenizer(text, output, cut_from=source, overwrite=overwrite)
-    _summary(result.report, output)
+    _summary(result.report, output, json_output)
 
 
-def _summary(report: dict[str, Any], output: Path) -> None:
+def _summary(report: dict[str, Any], output: Path, json_output: bool = False) -> None:
     from rich.table import Table
 
+    from sembridge.cli.output import print_json
     from sembridge.log import console
+
+    if json_output:
+        print_json(report)
+        return
 
     settings, coverage = report["settings"], report["coverage"]
     table = Table(title=f"sembridge tokenizer {settings['action']} -> {output}", show_header=False)

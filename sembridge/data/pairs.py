@@ -31,7 +31,7 @@ empty in some rows is dropped with a warning; one named explicitly is required i
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -47,6 +47,7 @@ from sembridge.data.columns import (
 )
 from sembridge.data.readers import Located, read_source
 from sembridge.errors import SembridgeError
+from sembridge.flags import flag
 from sembridge.log import logger
 
 if TYPE_CHECKING:
@@ -56,9 +57,14 @@ Layout = Literal["auto", "pairs", "miracl", "webfaq"]
 LAYOUTS: tuple[str, ...] = ("auto", "pairs", "miracl", "webfaq")
 
 
+# The panel of `sembridge finetune --help` that holds the data flags.
+DATA = "Data"
+
+
 @dataclass(frozen=True)
 class DataOptions:
-    """How to read pairs; the defaults fit most files.
+    """How to read pairs; the defaults fit most files. Each field declares its ``sembridge finetune``
+    flag (:mod:`sembridge.flags`).
 
     Attributes:
         layout: ``auto``, ``pairs``, ``miracl`` or ``webfaq`` (see the module docstring).
@@ -75,16 +81,53 @@ class DataOptions:
         limit: keep at most this many pairs (the first ones), e.g. for a quick run.
     """
 
-    layout: Layout = "auto"
-    query_column: str | None = None
-    positive_column: str | None = None
-    negative_column: str | None = None
-    negatives: bool = True
-    language: str | None = None
-    language_column: str | None = None
-    split: str = "train"
-    config_name: str | None = None
-    limit: int | None = None
+    layout: Layout = field(
+        default="auto",
+        metadata=flag(
+            "--layout",
+            "auto, pairs, miracl or webfaq (auto: miracl if records have positive_passages).",
+            DATA,
+        ),
+    )
+    query_column: str | None = field(
+        default=None, metadata=flag("--query-column", "Query field (default: query, question, anchor).", DATA)
+    )
+    positive_column: str | None = field(
+        default=None,
+        metadata=flag(
+            "--positive-column", "Positive field (default: positive, answer, passage, document, pos).", DATA
+        ),
+    )
+    negative_column: str | None = field(
+        default=None,
+        metadata=flag(
+            "--negative-column",
+            "Hard-negative field, then required in every row (default: negative, hard_negative, neg).",
+            DATA,
+        ),
+    )
+    negatives: bool = field(
+        default=True,
+        metadata=flag("--negatives", "Use hard negatives when the data has them.", DATA, negatable=True),
+    )
+    language: str | None = field(
+        default=None,
+        metadata=flag(
+            "--language",
+            "Keep rows of this language (language/lang column); for a WebFAQ hub id its config (rus).",
+            DATA,
+        ),
+    )
+    language_column: str | None = field(
+        default=None, metadata=flag("--language-column", "Language field.", DATA)
+    )
+    split: str = field(default="train", metadata=flag("--split", "Split of a hub (or saved) dataset.", DATA))
+    config_name: str | None = field(
+        default=None, metadata=flag("--data-config", "Configuration of a hub dataset.", DATA)
+    )
+    limit: int | None = field(
+        default=None, metadata=flag("--limit", "Use only the first N training pairs.", DATA, minimum=1)
+    )
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:

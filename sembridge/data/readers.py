@@ -59,6 +59,20 @@ def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
             yield number, line.rstrip("\r\n")
 
 
+def read_text_lines(path: str | Path, what: str = "text file") -> list[str]:
+    """The non-empty lines of a UTF-8 text file (``.gz`` too), stripped: the one text-line reader.
+
+    ``what`` names the file in the errors (``--target-text``, ``text file``): a missing file, one
+    that is not UTF-8 (with the line holding the bad bytes) or one that cannot be read.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise SembridgeError(
+            f"{what} '{path}' does not exist", hint="pass a UTF-8 text file, one passage per line"
+        )
+    return [text for _, line in read_lines(path) if (text := line.strip())]
+
+
 def is_data_file(path: str | Path) -> bool:
     """True when the file name ends in one of :data:`DATA_SUFFIXES`."""
     return Path(path).name.lower().endswith(DATA_SUFFIXES)

@@ -245,10 +245,13 @@ def load_pairs_data(
     return dataset
 
 
-def pairs_dataset(pairs: Iterable[tuple[str, str]], name: str = "pairs") -> RetrievalDataset:
-    """Build a retrieval set from (query, positive) pairs.
+def pairs_dataset(
+    pairs: Iterable[tuple[str, str]], name: str = "pairs", negatives: Iterable[str] = ()
+) -> RetrievalDataset:
+    """Build a retrieval set from (query, positive) pairs, and optional extra documents.
 
-    Documents are the distinct positives (``d0``, ``d1``, ... in order of first appearance);
+    Documents are the distinct positives (``d0``, ``d1``, ... in order of first appearance), then
+    the distinct ``negatives`` not already among them (documents no query is relevant to);
     queries are the distinct query texts (``q0``, ``q1``, ...); a query is relevant (grade 1) to
     every positive it was paired with.
     """
@@ -268,6 +271,11 @@ def pairs_dataset(pairs: Iterable[tuple[str, str]], name: str = "pairs") -> Retr
             query_ids[query] = f"q{len(query_ids)}"
             queries[query_ids[query]] = query
         qrels.setdefault(query_ids[query], {})[doc_ids[positive]] = 1
+    for negative in negatives:
+        negative = str(negative).strip()
+        if negative and negative not in doc_ids:
+            doc_ids[negative] = f"d{len(doc_ids)}"
+            corpus[doc_ids[negative]] = negative
     return RetrievalDataset(corpus, queries, qrels, name=name, source=name, format="pairs", split="all")
 
 

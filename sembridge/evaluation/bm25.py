@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from sembridge.encoding.sparsity import sparsity_stats
 from sembridge.errors import SembridgeError
 from sembridge.evaluation.retrieval import SearchResult
 from sembridge.log import progress
-from sembridge.sparsity import sparsity_stats
 
 BM25_METHODS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
 TOKENIZE_CHUNK = 1024

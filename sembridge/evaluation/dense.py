@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from sembridge.encoding.encode import TextKind, encode_chunks
 from sembridge.errors import SembridgeError
-from sembridge.evaluation.encode import TextKind, encode_chunks
 from sembridge.evaluation.retrieval import DEFAULT_DOC_BLOCK, DEFAULT_QUERY_CHUNK, SearchResult
 
 DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")  # sentence-transformers' order

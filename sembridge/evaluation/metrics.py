@@ -6,7 +6,7 @@ document in the top k; R@k is the fraction of the relevant documents found in th
 averaged over **every query with at least one relevant judgement**: a query that retrieves
 nothing counts as 0, unlike trec_eval's default mean over the queries present in the run.
 
-Sparsity figures (active terms, FLOPs) are :mod:`sembridge.sparsity`'s.
+Sparsity figures (active terms, FLOPs) are :mod:`sembridge.encoding.sparsity`'s.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ For every model, in numbered steps:
 
 1. load it (folder, hub id or an already loaded SparseEncoder);
 2. encode the judged queries and the whole corpus into CSR matrices, and drop the special
-   tokens' dimensions (:mod:`sembridge.evaluation.terms`: they are never terms);
+   tokens' dimensions (:mod:`sembridge.encoding.terms`: they are never terms);
 3. for every pruning setting (none, then each ``prune_mass``, then each ``prune_top_k``; applied
    to the documents only): prune, retrieve the exact top-k with an inverted index, compute the
    metrics and the sparsity figures.
@@ -28,7 +28,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sembridge import __version__
 from sembridge.data import (
     RetrievalDataset,
     load_retrieval_data,
@@ -36,23 +35,39 @@ from sembridge.data import (
     validate_dataset,
     write_trec_run,
 )
-from sembridge.errors import SembridgeError
-from sembridge.evaluation.bm25 import BM25Index, BM25Params, tokenize
-from sembridge.evaluation.dense import cosine_search, dense_prompts, encode_dense
-from sembridge.evaluation.encode import (
+from sembridge.encoding.encode import (
     encode_texts,
     encoding_pool,
     load_encoder,
     resolve_devices,
 )
+from sembridge.encoding.pruning import Pruning, pruning_sweep
+from sembridge.encoding.sparsity import sparsity_stats
+from sembridge.encoding.terms import drop_special_tokens, special_token_ids
+from sembridge.errors import SembridgeError
+from sembridge.evaluation.bm25 import BM25Index, BM25Params, tokenize
+from sembridge.evaluation.dense import cosine_search, dense_prompts, encode_dense
 from sembridge.evaluation.metrics import DEFAULT_METRICS, compute_metrics, parse_metrics
-from sembridge.evaluation.pruning import Pruning, pruning_sweep
-from sembridge.evaluation.report import check_output_file
+from sembridge.evaluation.report import check_output_file, plot_path_for, write_plot, write_report_json
 from sembridge.evaluation.retrieval import InvertedIndex, SearchResult
-from sembridge.evaluation.terms import drop_special_tokens, special_token_ids
 from sembridge.loading import check_model_source, load_bridge, load_failure, load_tokenizer, locate
 from sembridge.log import logger
-from sembridge.sparsity import sparsity_stats
+from sembridge.model_card import check_card_models, update_cards
+from sembridge.version import __version__
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every evaluated system shares: the data, in a fixed order, and how to score it."""
+
+    dataset: RetrievalDataset
+    query_ids: list[str]
+    doc_ids: list[str]
+    query_texts: list[str]
+    doc_texts: list[str]
+    metric_names: list[str]
+    top_k: int
+    per_query: bool
 
 
 def evaluate(
@@ -78,6 +93,8 @@ def evaluate(
     bm25_tokenizer: Any = None,
     bm25_params: BM25Params | None = None,
     dense: Sequence[Any] = (),
+    output: str | Path | None = None,
+    update_card: bool = False,
     show_progress: bool = True,
 ) -> dict[str, Any]:
     """Evaluate sparse encoders on a retrieval set; returns the report as a plain dict.
@@ -96,16 +113,24 @@ def evaluate(
         per_query: also store every query's metric values.
         run_files: one TREC run path per model (pruned settings go to siblings, see
             :func:`~sembridge.data.trec.run_file_for_setting`).
-        overwrite: replace existing run files.
+        overwrite: replace existing run files (and the report and plot).
         bm25: add a BM25 row, over the word pieces of ``bm25_tokenizer`` (a name, a folder or a
             loaded tokenizer; default: the first model's tokenizer), with ``bm25_params``.
         dense: dense sentence-transformers models (names, folders or loaded models), one row each,
             encoded with their own query/document prompts. Run files: one per model, then one
             for BM25, then one per dense model.
+        output: write the report as JSON there, and with a pruning sweep the metric-vs-sparsity
+            plot beside it (``report.png`` for ``report.json``), as ``sembridge evaluate -o``.
+        update_card: add the results to each evaluated model folder's ``README.md`` (model card),
+            as ``sembridge evaluate --update-card``.
 
     The report holds ``dataset`` (counts), ``config``, and per model its ``kind`` (``sparse``,
     ``bm25`` or ``dense``) and ``results``: one entry per pruning setting with ``metrics``,
     ``query_terms``, ``doc_terms`` and ``flops`` (``None`` for a dense model).
+
+    The steps: check every input (before any model is loaded), load the data, evaluate each
+    model (:func:`evaluate_sparse`, then the BM25 and dense baselines), then write the run files
+    and the report (:func:`write_report`).
     """
     # 0. Check everything that can be checked before any model is loaded.
     if not models and not bm25 and not dense:
@@ -117,6 +142,7 @@ def evaluate(
     measures = parse_metrics(metrics)
     metric_names = [str(m) for m in measures]
     settings = pruning_sweep(prune_mass, prune_top_k)
+    check_report_outputs(output, overwrite, sweep=len(settings) > 1)
     devices = resolve_devices(device, processes)
     for model in models:
         if isinstance(model, (str, Path)):
@@ -129,79 +155,50 @@ def evaluate(
     for model in dense:
         if isinstance(model, (str, Path)) and locate(model).kind == "missing":
             raise load_failure("dense model", locate(model))
+    card_folders = check_card_models(models) if update_card else []
     baseline_labels = (["BM25"] if bm25 else []) + _dense_names(dense)
     labels = _model_names(models, names, extra=baseline_labels)
     systems = [settings] * len(models) + [pruning_sweep()] * len(baseline_labels)  # baselines: unpruned
     planned_runs = _plan_run_files(run_files, systems, overwrite)
     bm25_tok = _bm25_tokenizer(bm25_tokenizer, models) if bm25 else None
+
+    # 1. The data.
     if isinstance(dataset, RetrievalDataset):
         dataset = validate_dataset(dataset, drop_unknown=drop_unknown)
     else:
         dataset = load_retrieval_data(
             dataset, split=split, data_format=data_format, drop_unknown=drop_unknown
         )
-    notes = list(dataset.notes)
-    for measure in measures:
-        cutoff = measure.params.get("cutoff") if hasattr(measure, "params") else None
-        if cutoff is not None and cutoff > top_k:
-            note = f"{measure} looks deeper than the retrieval depth --top-k {top_k}: it is capped by it"
-            logger.warning(note)
-            notes.append(note)
-
-    query_ids = list(dataset.queries)
-    doc_ids = list(dataset.corpus)
-    query_texts = [dataset.queries[q] for q in query_ids]
-    doc_texts = [dataset.corpus[d] for d in doc_ids]
+    context = _Context(
+        dataset,
+        list(dataset.queries),
+        list(dataset.corpus),
+        [dataset.queries[q] for q in dataset.queries],
+        [dataset.corpus[d] for d in dataset.corpus],
+        metric_names,
+        top_k,
+        per_query,
+    )
     logger.info(
         "data: %s queries, %s documents, %d model(s), %d baseline(s), %d pruning setting(s)",
-        f"{len(query_ids):,}",
-        f"{len(doc_ids):,}",
+        f"{len(context.query_ids):,}",
+        f"{len(context.doc_ids):,}",
         len(models),
         len(baseline_labels),
         len(settings),
     )
+    report = _new_report(dataset, measures, top_k, batch_size, devices, max_length, settings)
 
-    report: dict[str, Any] = {
-        "sembridge_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "dataset": dataset.summary(),
-        "config": {
-            "metrics": metric_names,
-            "top_k": top_k,
-            "batch_size": batch_size,
-            "devices": devices,
-            "max_length": max_length,
-            "pruning": [s.label for s in settings],
-            "pruning_applies_to": "documents",
-            "metric_mean": "over queries with a relevant judgement; a query with no hit counts 0",
-        },
-        "notes": notes,
-        "models": [],
-    }
+    # 2. Each model, then each baseline: one report entry and its runs each.
     runs: list[list[tuple[Path, Any]]] = []
     for i, (model, label) in enumerate(zip(models, labels[: len(models)], strict=True)):
         logger.info("%d. %s", i + 1, label)
-        entry, model_runs = _evaluate_one(
-            model,
-            label,
-            dataset,
-            query_ids,
-            doc_ids,
-            query_texts,
-            doc_texts,
-            settings,
-            metric_names,
-            top_k,
-            batch_size,
-            devices,
-            max_length,
-            per_query,
-            show_progress,
+        entry, model_runs = evaluate_sparse(
+            model, label, context, settings, batch_size, devices, max_length, show_progress
         )
         report["models"].append(entry)
         runs.append(model_runs)
         gc.collect()
-    context = _Context(dataset, query_ids, doc_ids, query_texts, doc_texts, metric_names, top_k, per_query)
     baselines: list[tuple[str, Any]] = [("bm25", bm25_tok)] if bm25 else []
     baselines += [("dense", model) for model in dense]
     for i, ((kind, model), label) in enumerate(zip(baselines, labels[len(models) :], strict=True)):
@@ -216,34 +213,113 @@ def evaluate(
         runs.append(model_runs)
         gc.collect()
 
-    # Run files last: nothing is written unless every model was evaluated.
+    # 3. Run files last: nothing is written unless every model was evaluated; then the report.
     if planned_runs is not None:
-        written = []
-        for label, paths, model_runs in zip(labels, planned_runs, runs, strict=True):
-            for path, (_, result) in zip(paths, model_runs, strict=True):
-                write_trec_run(path, query_ids, doc_ids, result.indices, result.scores, tag=label)
-                written.append(str(path))
-        report["run_files"] = written
+        report["run_files"] = _write_run_files(labels, planned_runs, runs, context)
+    write_report(report, output, card_folders)
     return report
 
 
-def _evaluate_one(
-    model: Any,
-    label: str,
+def check_report_outputs(output: str | Path | None, overwrite: bool, sweep: bool) -> None:
+    """Refuse, before any work, a report path that exists (unless ``overwrite``) or is not JSON,
+    and with a pruning ``sweep`` the plot beside it."""
+    if output is None:
+        return
+    output = Path(output)
+    check_output_file(output, overwrite, what="report")
+    if output.suffix.lower() == ".png":
+        raise SembridgeError(f"report '{output}' must be a JSON file", hint="e.g. --output report.json")
+    if sweep:
+        check_output_file(plot_path_for(output), overwrite, what="plot")
+
+
+def write_report(
+    report: dict[str, Any], output: str | Path | None, card_folders: Sequence[Path] = ()
+) -> None:
+    """Write the report JSON (and, with a pruning sweep, its plot) to ``output``, and add the
+    results to the model cards of ``card_folders`` (see :func:`sembridge.model_card.update_cards`)."""
+    sweep = len(report["config"]["pruning"]) > 1
+    if output is not None:
+        output = Path(output)
+        if sweep:
+            plot = write_plot(report, plot_path_for(output))
+            report["plot"] = str(plot) if plot is not None else None
+        write_report_json(report, output)
+        logger.info("report written to %s", output)
+        if report.get("plot"):
+            logger.info("plot written to %s", report["plot"])
+    elif sweep:
+        logger.info("no --output given: the metric-vs-sparsity plot is not written")
+    for card in update_cards(report, list(card_folders)):
+        logger.info("model card updated: %s", card)
+
+
+def _new_report(
     dataset: RetrievalDataset,
-    query_ids: list[str],
-    doc_ids: list[str],
-    query_texts: list[str],
-    doc_texts: list[str],
-    settings: list[Pruning],
-    metric_names: list[str],
+    measures: Sequence[Any],
     top_k: int,
     batch_size: int,
-    devices: list[str],
+    devices: Sequence[str],
     max_length: int | None,
-    per_query: bool,
+    settings: Sequence[Pruning],
+) -> dict[str, Any]:
+    """The report before any model: the data's counts, the settings, and notes on the metrics."""
+    notes = list(dataset.notes)
+    for measure in measures:
+        cutoff = measure.params.get("cutoff") if hasattr(measure, "params") else None
+        if cutoff is not None and cutoff > top_k:
+            note = f"{measure} looks deeper than the retrieval depth --top-k {top_k}: it is capped by it"
+            logger.warning(note)
+            notes.append(note)
+    return {
+        "sembridge_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "dataset": dataset.summary(),
+        "config": {
+            "metrics": [str(m) for m in measures],
+            "top_k": top_k,
+            "batch_size": batch_size,
+            "devices": list(devices),
+            "max_length": max_length,
+            "pruning": [s.label for s in settings],
+            "pruning_applies_to": "documents",
+            "metric_mean": "over queries with a relevant judgement; a query with no hit counts 0",
+        },
+        "notes": notes,
+        "models": [],
+    }
+
+
+def _write_run_files(
+    labels: Sequence[str],
+    planned: Sequence[Sequence[Path]],
+    runs: Sequence[Sequence[tuple[Path, Any]]],
+    context: Any,
+) -> list[str]:
+    written = []
+    for label, paths, model_runs in zip(labels, planned, runs, strict=True):
+        for path, (_, result) in zip(paths, model_runs, strict=True):
+            write_trec_run(path, context.query_ids, context.doc_ids, result.indices, result.scores, tag=label)
+            written.append(str(path))
+    return written
+
+
+def evaluate_sparse(
+    model: Any,
+    label: str,
+    context: _Context,
+    settings: Sequence[Pruning],
+    batch_size: int,
+    devices: Sequence[str],
+    max_length: int | None,
     show_progress: bool,
 ) -> tuple[dict[str, Any], list[tuple[Pruning, Any]]]:
+    """One sparse model: load, encode queries and corpus, then per pruning setting retrieve and score.
+
+    Returns its report entry and its ``(setting, search result)`` runs.
+    """
+    query_texts, doc_texts, top_k = context.query_texts, context.doc_texts, context.top_k
+    devices = list(devices)
     timings: dict[str, float] = {}
     start = time.perf_counter()
     encoder = load_encoder(model, device=devices[0], max_length=max_length)
@@ -274,7 +350,6 @@ def _evaluate_one(
         "results": [],
     }
     model_runs: list[tuple[Pruning, Any]] = []
-    context = _Context(dataset, query_ids, doc_ids, query_texts, doc_texts, metric_names, top_k, per_query)
     for setting in settings:
         pruned = setting.apply(documents) if setting.active else documents
         start = time.perf_counter()
@@ -285,20 +360,6 @@ def _evaluate_one(
         model_runs.append((setting, result))
     del encoder
     return entry, model_runs
-
-
-@dataclass(frozen=True)
-class _Context:
-    """What every evaluated system shares: the data, in a fixed order, and how to score it."""
-
-    dataset: RetrievalDataset
-    query_ids: list[str]
-    doc_ids: list[str]
-    query_texts: list[str]
-    doc_texts: list[str]
-    metric_names: list[str]
-    top_k: int
-    per_query: bool
 
 
 def _result_row(

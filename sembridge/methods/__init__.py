@@ -9,6 +9,10 @@ only the rows of the new tokens differ.
 * :mod:`~sembridge.methods.options`: :class:`MethodOption` and how option values are checked;
 * :mod:`~sembridge.methods.base`: what a method receives and returns (``InitContext``, ``NewRows``);
 * :mod:`~sembridge.methods.initializers`: name -> implementation, ``create_initializer``;
+* SemBridge's own parts (docs/method.md, steps 3-6): ``bridge`` (token strings embedded by the
+  multilingual bridge model, cached on disk) and ``bridge_backends`` (torch, ONNX Runtime,
+  OpenVINO), ``weights`` (similarity in chunks, exact top-k Entmax, convex combinations),
+  ``sparse_weights`` (the CSR weight matrix) and ``position`` (weights drawn within a position class);
 * one module per method (``sembridge``, ``random``, ``mean``, ``gaussian``, ``focus``, ``ofa``,
   ``wechsel``) and the pieces they share: ``statistics`` (moments of the source rows),
   ``fallback`` (Gaussian draws for tokens without a vector), ``neighbours`` (top-k softmax),

@@ -19,10 +19,10 @@ import torch
 from sembridge.errors import SembridgeError
 from sembridge.methods.catalogue import MethodSpec
 from sembridge.methods.options import check_method_options
-from sembridge.sparse_weights import SparseWeights
+from sembridge.methods.sparse_weights import SparseWeights
+from sembridge.methods.weights import combine
 from sembridge.surgery import MLMParts
 from sembridge.vocab import Overlap, VocabToken
-from sembridge.weights import combine
 
 
 @dataclass

@@ -13,8 +13,8 @@ import torch
 
 from sembridge.methods.base import InitContext, NewRows, rows_from_weights
 from sembridge.methods.gaussian import JointGaussian
+from sembridge.methods.sparse_weights import SparseWeights
 from sembridge.methods.statistics import STATISTICS_NOTE
-from sembridge.sparse_weights import SparseWeights
 
 
 def rows_with_gaussian_fallback(

@@ -13,33 +13,23 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from sembridge.data.readers import read_text_lines
 from sembridge.errors import SembridgeError
 from sembridge.log import stage
 from sembridge.methods.base import InitContext, Initializer, NewRows
 from sembridge.methods.catalogue import FOCUS
 from sembridge.methods.fallback import rows_with_gaussian_fallback
-from sembridge.sparse_weights import SparseWeights
+from sembridge.methods.sparse_weights import SparseWeights
 
 logger = logging.getLogger("sembridge")
 
 # Hash buckets for fastText's character n-grams (fastText's own default, 2M, needs 800 MB at dim 100).
 FASTTEXT_BUCKETS = 200_000
 _TOKENIZE_BATCH = 1000
-
-
-def read_text_lines(path: str | Path) -> list[str]:
-    """Non-empty lines of a UTF-8 text file."""
-    try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError as err:
-        raise SembridgeError(f"cannot read --target-text '{path}': {err.strerror or err}") from err
-    lines = [line.strip() for line in text.splitlines()]
-    return [line for line in lines if line]
 
 
 def tokenize_lines(tokenizer: Any, lines: list[str], vocabulary: dict[int, str]) -> list[list[str]]:
@@ -124,7 +114,7 @@ class FocusInitializer(Initializer):
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=ctx.generator))
 
         with stage("fastText on target text", ctx.timings):
-            lines = read_text_lines(settings["target_text"])
+            lines = read_text_lines(settings["target_text"], "--target-text")
             sentences = tokenize_lines(tokenizer, lines, vocabulary)
             n_tokens = sum(len(s) for s in sentences)
             logger.info("1. target text: %s lines, %s tokens", f"{len(lines):,}", f"{n_tokens:,}")

@@ -14,7 +14,7 @@ import torch
 
 from sembridge.methods.base import InitContext, NewRows
 from sembridge.methods.fallback import rows_with_gaussian_fallback
-from sembridge.sparse_weights import SparseWeights
+from sembridge.methods.sparse_weights import SparseWeights
 from sembridge.vocab import is_candidate_source
 
 logger = logging.getLogger("sembridge")

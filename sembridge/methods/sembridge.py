@@ -1,10 +1,10 @@
 """SemBridge: sparse Entmax weights over bridge similarities to ALL source tokens.
 
-The bridge embeds every regular source token and every new target token (:mod:`sembridge.bridge`);
+The bridge embeds every regular source token and every new target token (:mod:`sembridge.methods.bridge`);
 each new token's weights are ``alpha-entmax`` of its cosines to all source tokens and its rows are
-the convex combinations they give (:mod:`sembridge.weights`). With ``position_aware`` each new
-token draws only on the source tokens of its own position class (:mod:`sembridge.position`).
-``alpha`` is a number here: ``alpha="auto"`` is resolved by :mod:`sembridge.alpha_search`.
+the convex combinations they give (:mod:`sembridge.methods.weights`). With ``position_aware`` each new
+token draws only on the source tokens of its own position class (:mod:`sembridge.methods.position`).
+``alpha`` is a number here: ``alpha="auto"`` is resolved by :mod:`sembridge.init.alpha_search`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import logging
 
 import torch
 
-from sembridge.bridge import BridgeEmbedder
 from sembridge.log import progress, stage
 from sembridge.methods.base import InitContext, Initializer, NewRows, rows_from_weights
+from sembridge.methods.bridge import BridgeEmbedder
 from sembridge.methods.catalogue import SEMBRIDGE
-from sembridge.position import position_aware_weights, position_class
-from sembridge.sparse_weights import SparseWeights
+from sembridge.methods.position import position_aware_weights, position_class
+from sembridge.methods.sparse_weights import SparseWeights
+from sembridge.methods.weights import iter_entmax_weights, softmax_combine
 from sembridge.vocab import is_candidate_source
-from sembridge.weights import iter_entmax_weights, softmax_combine
 
 logger = logging.getLogger("sembridge")
 

@@ -13,13 +13,36 @@ reader ``sembridge evaluate`` and ``sembridge export`` use.
 
 from __future__ import annotations
 
-from sembridge.loading import load_sparse_encoder
-from sembridge.sparsity import SideStats, SparsityStats
-from sembridge.training.checkpoints import default_checkpoint_dir, list_checkpoints
-from sembridge.training.config import FinetuneConfig, FinetuneResult
-from sembridge.training.losses import build_loss, build_regularizer_warmup
-from sembridge.training.stats import measure_sparsity
-from sembridge.training.trainer import REPORT_NAME, TRAINING_ARGS_NAME, finetune
+from typing import TYPE_CHECKING
+
+from sembridge.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from sembridge.encoding.sparsity import SideStats, SparsityStats
+    from sembridge.loading import load_sparse_encoder
+    from sembridge.training.checkpoints import default_checkpoint_dir, list_checkpoints
+    from sembridge.training.config import FinetuneConfig, FinetuneResult
+    from sembridge.training.losses import build_loss, build_regularizer_warmup
+    from sembridge.training.stats import measure_sparsity
+    from sembridge.training.trainer import REPORT_NAME, TRAINING_ARGS_NAME, finetune
+
+# public name -> the module that defines it; imported on first use, so importing
+# sembridge.training (or its config, for the command line's flags) loads no torch.
+_LAZY = {
+    "SideStats": "sembridge.encoding.sparsity",
+    "SparsityStats": "sembridge.encoding.sparsity",
+    "load_sparse_encoder": "sembridge.loading",
+    "default_checkpoint_dir": "sembridge.training.checkpoints",
+    "list_checkpoints": "sembridge.training.checkpoints",
+    "FinetuneConfig": "sembridge.training.config",
+    "FinetuneResult": "sembridge.training.config",
+    "build_loss": "sembridge.training.losses",
+    "build_regularizer_warmup": "sembridge.training.losses",
+    "measure_sparsity": "sembridge.training.stats",
+    "REPORT_NAME": "sembridge.training.trainer",
+    "TRAINING_ARGS_NAME": "sembridge.training.trainer",
+    "finetune": "sembridge.training.trainer",
+}
 
 __all__ = [
     "REPORT_NAME",
@@ -36,3 +59,5 @@ __all__ = [
     "load_sparse_encoder",
     "measure_sparsity",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -18,10 +18,10 @@ The settings the checkpoints were trained with are kept beside them
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
+from sembridge.device import is_main_process
 from sembridge.errors import SembridgeError
 from sembridge.log import logger
 from sembridge.training.config import FinetuneConfig
@@ -117,7 +117,7 @@ def plan_checkpoints(checkpoint_dir: Path, config: FinetuneConfig) -> tuple[Path
                 hint="the run was stopped while writing its first checkpoint; start over with --overwrite",
             )
         chosen = complete[-1]
-        if os.environ.get("RANK", "0") == "0":
+        if is_main_process():
             for path in existing:
                 if checkpoint_step(path) > checkpoint_step(chosen):
                     logger.warning(

@@ -8,13 +8,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sembridge.errors import SembridgeError
+from sembridge.flags import flag
 
 Precision = Literal["fp32", "bf16", "fp16"]
+
+# The panels of `sembridge finetune --help`.
+TRAIN = "Training"
+RUN = "Checkpoints and run"
 
 
 @dataclass
 class FinetuneConfig:
     """Hyper-parameters of ``sembridge finetune``; the defaults follow the paper where it says.
+
+    Each field the command line sets declares its flag, help and panel in its metadata
+    (:mod:`sembridge.flags`): ``sembridge finetune`` builds its options from them.
 
     Batch and steps:
         epochs: passes over the training pairs (paper: 1).
@@ -69,37 +77,123 @@ class FinetuneConfig:
         show_progress: show the trainer's progress bar.
     """
 
-    epochs: float = 1.0
-    max_steps: int | None = None
-    batch_size: int = 64
-    grad_accum: int = 1
-    max_length: int = 512
-    query_max_length: int | None = None
-    doc_max_length: int | None = None
-    learning_rate: float = 2e-5
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.0
-    temperature: float = 1.0
-    query_reg: float = 5e-5
-    doc_reg: float = 3e-5
-    reg_warmup_ratio: float = 1 / 3
+    # Batch and steps
+    epochs: float = field(default=1.0, metadata=flag("--epochs", "Passes over the training pairs.", TRAIN))
+    max_steps: int | None = field(
+        default=None,
+        metadata=flag(
+            "--max-steps", "Stop after N optimisation steps (overrides --epochs).", TRAIN, minimum=1
+        ),
+    )
+    batch_size: int = field(
+        default=64,
+        metadata=flag(
+            "--batch-size", "Pairs per process and step; in-batch negatives come from it.", TRAIN, minimum=1
+        ),
+    )
+    grad_accum: int = field(
+        default=1, metadata=flag("--grad-accum", "Gradient accumulation steps.", TRAIN, minimum=1)
+    )
+    max_length: int = field(
+        default=512, metadata=flag("--max-length", "Token limit of queries and documents.", TRAIN, minimum=1)
+    )
+    query_max_length: int | None = field(
+        default=None,
+        metadata=flag(
+            "--query-max-length", "Token limit of queries (default: --max-length).", TRAIN, minimum=1
+        ),
+    )
+    doc_max_length: int | None = field(
+        default=None,
+        metadata=flag(
+            "--doc-max-length", "Token limit of documents (default: --max-length).", TRAIN, minimum=1
+        ),
+    )
+    # Optimisation
+    learning_rate: float = field(default=2e-5, metadata=flag("--lr", "Peak learning rate (AdamW).", TRAIN))
+    warmup_ratio: float = field(
+        default=0.1, metadata=flag("--warmup-ratio", "Fraction of steps of linear LR warm-up.", TRAIN)
+    )
+    weight_decay: float = field(default=0.0, metadata=flag("--weight-decay", "AdamW weight decay.", TRAIN))
+    temperature: float = field(
+        default=1.0,
+        metadata=flag("--temperature", "InfoNCE temperature (scale = 1/T); 1 = plain dot products.", TRAIN),
+    )
+    query_reg: float = field(
+        default=5e-5, metadata=flag("--query-reg", "FLOPs weight on query vectors.", TRAIN)
+    )
+    doc_reg: float = field(
+        default=3e-5, metadata=flag("--doc-reg", "FLOPs weight on document vectors.", TRAIN)
+    )
+    reg_warmup_ratio: float = field(
+        default=1 / 3,
+        metadata=flag(
+            "--reg-warmup-ratio",
+            "Fraction of steps over which the FLOPs weights rise quadratically from 0.",
+            TRAIN,
+            show_default="1/3",
+        ),
+    )
+    # Set on the command line by --bf16 / --fp16 (cli/finetune.py), which exclude each other.
     precision: Precision = "fp32"
-    seed: int = 42
-    eval_steps: int = 500
-    save_steps: int = 500
-    save_total_limit: int | None = 2
-    logging_steps: int = 10
-    checkpoint_dir: Path | None = None
-    resume: bool = False
-    resume_changed: bool = False
-    overwrite: bool = False
-    keep_checkpoints: bool = False
-    device: str = "auto"
+    seed: int = field(default=42, metadata=flag("--seed", "Seed of the run.", TRAIN))
+    # Evaluation, checkpoints, logging
+    eval_steps: int = field(
+        default=500,
+        metadata=flag("--eval-steps", "Evaluate every N steps (with --eval-data).", RUN, minimum=1),
+    )
+    save_steps: int = field(
+        default=500, metadata=flag("--save-steps", "Write a checkpoint every N steps.", RUN, minimum=1)
+    )
+    save_total_limit: int | None = field(
+        default=2, metadata=flag("--save-total-limit", "Keep at most N checkpoints.", RUN, minimum=1)
+    )
+    logging_steps: int = field(
+        default=10, metadata=flag("--logging-steps", "Log the loss every N steps.", RUN, minimum=1)
+    )
+    checkpoint_dir: Path | None = field(
+        default=None,
+        metadata=flag("--checkpoint-dir", "Checkpoint folder (default: OUT.checkpoints beside OUT).", RUN),
+    )
+    resume: bool = field(
+        default=False,
+        metadata=flag(
+            "--resume",
+            "Continue from the newest complete checkpoint of an interrupted run (same settings).",
+            RUN,
+        ),
+    )
+    resume_changed: bool = field(
+        default=False,
+        metadata=flag(
+            "--resume-changed",
+            "With --resume: continue although lr, batch, steps, FLOPs weights or data differ "
+            "from the checkpoint's (the new values apply from its step on; the report records both).",
+            RUN,
+        ),
+    )
+    overwrite: bool = field(
+        default=False, metadata=flag("--overwrite", "Replace the output folder if it exists.")
+    )
+    keep_checkpoints: bool = field(
+        default=False, metadata=flag("--keep-checkpoints", "Keep the checkpoints after success.", RUN)
+    )
+    # Hardware
+    device: str = field(
+        default="auto",
+        metadata=flag("--device", "auto (cuda when available, else cpu), cpu, cuda or cuda:N."),
+    )
     gather_across_devices: bool | None = None
-    dataloader_workers: int = 0
+    dataloader_workers: int = field(
+        default=0, metadata=flag("--workers", "Data-loader worker processes.", RUN, minimum=0)
+    )
     find_unused_parameters: bool = False
-    stats_sample_size: int = 512
-    show_progress: bool = True
+    # Reporting
+    stats_sample_size: int = field(
+        default=512,
+        metadata=flag("--stats-sample", "Pairs encoded to measure FLOPs and active terms.", RUN, minimum=1),
+    )
+    show_progress: bool = field(default=True, metadata=flag("--quiet", "No progress bar.", RUN, invert=True))
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "grad_accum", "max_length", "eval_steps", "save_steps", "logging_steps"):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sembridge.errors import SembridgeError
+from sembridge.flags import flag_name
 from sembridge.io import write_json
 from sembridge.training.config import FinetuneConfig
 
@@ -52,27 +53,39 @@ def data_fingerprint(dataset: Dataset) -> dict[str, Any]:
     return {"pairs": len(dataset), "columns": columns, "sha256": digest.hexdigest()}
 
 
+# The fields of FinetuneConfig that shape the optimisation, recorded under their flags (--lr, ...).
+OPTIMISATION_FIELDS = (
+    "epochs",
+    "max_steps",
+    "batch_size",
+    "grad_accum",
+    "learning_rate",
+    "warmup_ratio",
+    "weight_decay",
+    "temperature",
+    "query_reg",
+    "doc_reg",
+    "reg_warmup_ratio",
+    "query_max_length",
+    "doc_max_length",
+    "seed",
+)
+
+
 def run_settings(config: FinetuneConfig, train: Dataset, world_size: int) -> dict[str, Any]:
-    """The settings of this run that shape the optimisation, keyed by their command-line flag."""
-    return {
-        "--epochs": config.epochs,
-        "--max-steps": config.max_steps,
-        "--batch-size": config.batch_size,
-        "--grad-accum": config.grad_accum,
-        "processes": world_size,
-        "--lr": config.learning_rate,
-        "--warmup-ratio": config.warmup_ratio,
-        "--weight-decay": config.weight_decay,
-        "--temperature": config.temperature,
-        "--query-reg": config.query_reg,
-        "--doc-reg": config.doc_reg,
-        "--reg-warmup-ratio": config.reg_warmup_ratio,
-        "--query-max-length": config.query_length,
-        "--doc-max-length": config.document_length,
-        "precision": config.precision,
-        "--seed": config.seed,
-        "data": data_fingerprint(train),
+    """The settings of this run that shape the optimisation, keyed by their command-line flag.
+
+    The flags are read from ``FinetuneConfig``'s declarations (:mod:`sembridge.flags`); the token
+    limits are recorded as they apply (``--query-max-length`` falls back to ``--max-length``).
+    """
+    values = {
+        **{name: getattr(config, name) for name in OPTIMISATION_FIELDS},
+        "query_max_length": config.query_length,
+        "doc_max_length": config.document_length,
     }
+    settings: dict[str, Any] = {flag_name(FinetuneConfig, name): values[name] for name in OPTIMISATION_FIELDS}
+    settings.update({"processes": world_size, "precision": config.precision, "data": data_fingerprint(train)})
+    return settings
 
 
 def read_run_settings(checkpoint_dir: Path) -> dict[str, Any] | None:

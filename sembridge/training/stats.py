@@ -1,7 +1,7 @@
 """Sparsity of a SPLADE model on a sample of texts, measured before and after fine-tuning.
 
 The texts are encoded batch by batch (queries with ``encode_query``, documents with
-``encode_document``) into CSR matrices, and measured by :mod:`sembridge.sparsity`: active terms
+``encode_document``) into CSR matrices, and measured by :mod:`sembridge.encoding.sparsity`: active terms
 (mean and max), the FLOPs regulariser, mean L1 of each side, and the expected FLOPs of scoring
 a query against a document. The figures are rounded for the fine-tuning report.
 """
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import scipy.sparse as sp
 import torch
 
-from sembridge.sparsity import SideStats, SparsityStats, sparsity_stats, to_csr
+from sembridge.encoding.sparsity import SideStats, SparsityStats, sparsity_stats, to_csr
 
 if TYPE_CHECKING:
     from sentence_transformers import SparseEncoder

@@ -31,21 +31,23 @@ Layout on disk, for ``-o OUT``:
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from sembridge.data import DataOptions, load_pairs, validate_pairs
+from sembridge.device import is_main_process, launched_processes, resolve_device
+from sembridge.encoding.encode import load_encoder
+from sembridge.encoding.splade_memory import DEFAULT_LOGITS_BUDGET
 from sembridge.errors import SembridgeError
-from sembridge.io import atomic_output_dir, check_output_dir, library_versions, write_json
-from sembridge.loading import load_sparse_encoder
+from sembridge.io import atomic_output_dir, check_output_dir, write_json
 from sembridge.log import logger
 from sembridge.model_card import write_model_card
-from sembridge.splade_memory import DEFAULT_LOGITS_BUDGET
+from sembridge.training.callbacks import ResumeSettings, regularizer_weights_in_history
 from sembridge.training.checkpoints import (
     checkpoint_step,
     default_checkpoint_dir,
@@ -63,6 +65,7 @@ from sembridge.training.run_settings import (
     write_run_settings,
 )
 from sembridge.training.stats import measure_sparsity
+from sembridge.version import library_versions
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -75,7 +78,7 @@ TRAINING_ARGS_NAME = "training_args.json"
 
 def _info(message: str, *args: Any) -> None:
     """Log from the first process only (under torchrun every process runs the same code)."""
-    if os.environ.get("RANK", "0") == "0":
+    if is_main_process():
         logger.info(message, *args)
 
 
@@ -97,8 +100,6 @@ def warn_small_data(pairs: int, batch: int) -> None:
 
 def check_precision(config: FinetuneConfig) -> None:
     """Refuse bf16/fp16 without a CUDA GPU (and bf16 on a GPU without it), before any loading."""
-    from sembridge.device import resolve_device
-
     device = resolve_device(config.device)
     if config.precision == "fp32":
         return
@@ -216,93 +217,20 @@ def _ir_evaluator(eval_dataset: Dataset, batch_size: int) -> Any:
     """nDCG@10 and friends: each eval query against all eval positives (and negatives)."""
     from sentence_transformers.sparse_encoder.evaluation import SparseInformationRetrievalEvaluator
 
-    query_ids: dict[str, str] = {}
-    doc_ids: dict[str, str] = {}
-    relevant: dict[str, set[str]] = {}
+    from sembridge.data import pairs_dataset
+
     columns = eval_dataset.column_names
-    for row in eval_dataset:
-        qid = query_ids.setdefault(row["query"], f"q{len(query_ids)}")
-        did = doc_ids.setdefault(row["positive"], f"d{len(doc_ids)}")
-        relevant.setdefault(qid, set()).add(did)
-        if "negative" in columns:
-            doc_ids.setdefault(row["negative"], f"d{len(doc_ids)}")
+    negatives = eval_dataset["negative"] if "negative" in columns else ()
+    data = pairs_dataset(zip(eval_dataset["query"], eval_dataset["positive"], strict=True), "eval", negatives)
     return SparseInformationRetrievalEvaluator(
-        queries={qid: text for text, qid in query_ids.items()},
-        corpus={did: text for text, did in doc_ids.items()},
-        relevant_docs=relevant,
+        queries=data.queries,
+        corpus=data.corpus,
+        relevant_docs={qid: set(docs) for qid, docs in data.qrels.items()},
         name="eval",
         batch_size=batch_size,
         write_csv=False,
         show_progress_bar=False,
     )
-
-
-def _weights_into_history() -> Any:
-    """A callback that copies the FLOPs weights logged by the warm-up callback into log_history.
-
-    The warm-up callback adds them to the printed logs only; the loss curve should show them too.
-    """
-    from transformers import TrainerCallback
-
-    keys = ("query_regularizer_weight", "document_regularizer_weight")
-
-    class RegularizerWeightsInHistory(TrainerCallback):
-        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
-            if logs and state.log_history:
-                state.log_history[-1].update({k: logs[k] for k in keys if logs.get(k) is not None})
-
-    return RegularizerWeightsInHistory()
-
-
-class _ResumeSettings:
-    """A callback that, when training resumes, reads the learning rate and weight decay in effect
-    on the restored optimizer and scheduler, and with ``apply`` first sets the run's own values.
-
-    The trainer restores the optimizer's parameter groups (learning rate, weight decay) and the
-    scheduler's base learning rate from the checkpoint; the schedule's shape (warm-up, total
-    steps) follows the run's arguments. ``apply`` sets the peak rate and weight decay to the
-    run's, so that the schedule continues from the checkpoint's step with the new values.
-    """
-
-    def __new__(cls, config: FinetuneConfig, apply: bool) -> Any:
-        from transformers import TrainerCallback
-
-        class ResumeSettings(TrainerCallback):
-            def __init__(self) -> None:
-                self.decay_params: set[int] = set()  # ids of the parameters with weight decay
-                self.in_effect: dict[str, float] | None = None
-
-            def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-                optimizer, lr_scheduler = kwargs.get("optimizer"), kwargs.get("lr_scheduler")
-                if state.global_step == 0 or optimizer is None or lr_scheduler is None:
-                    return
-                scheduler = getattr(lr_scheduler, "scheduler", lr_scheduler)  # accelerate wraps it
-                groups = optimizer.param_groups
-                if apply:
-                    old = list(scheduler.base_lrs)
-                    scheduler.base_lrs = [config.learning_rate for _ in old]
-                    lambdas = getattr(scheduler, "lr_lambdas", None)
-                    for i, group in enumerate(groups):
-                        group["initial_lr"] = config.learning_rate
-                        if lambdas is not None:
-                            group["lr"] = config.learning_rate * lambdas[i](scheduler.last_epoch)
-                        elif old[i]:
-                            group["lr"] *= config.learning_rate / old[i]
-                        if any(id(p) in self.decay_params for p in group["params"]):
-                            group["weight_decay"] = config.weight_decay
-                self.in_effect = {
-                    "--lr": float(max(scheduler.base_lrs)),
-                    "--weight-decay": float(max(g.get("weight_decay", 0.0) for g in groups)),
-                    "lr_at_resume": float(groups[0]["lr"]),
-                }
-                if self.in_effect["--lr"] != config.learning_rate and args.process_index == 0:
-                    logger.warning(
-                        "the learning rate follows the checkpoint's (%s), not --lr (%s)",
-                        self.in_effect["--lr"],
-                        config.learning_rate,
-                    )
-
-        return ResumeSettings()
 
 
 def _stats_sample(dataset: Dataset, size: int) -> tuple[list[str], list[str]]:
@@ -329,6 +257,280 @@ def _curves(history: Sequence[dict[str, Any]]) -> tuple[list[dict[str, float]], 
     return losses, evals
 
 
+@dataclass
+class _Prepared:
+    """Step 1-2's outcome: the checked settings and folders, the pairs, and what resuming changes."""
+
+    config: FinetuneConfig
+    output_dir: Path
+    checkpoint_dir: Path
+    resume_from: Path | None
+    remove_old: bool
+    train: Dataset
+    evaluation: Dataset | None
+    train_source: str | None
+    settings: dict[str, Any]
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class _Run:
+    """Step 3-4's outcome: the trainer and what the report needs of its set-up."""
+
+    trainer: Any
+    args: Any
+    resume_settings: Any
+    removed: list[Path]
+    sample_queries: list[str]
+    sample_documents: list[str]
+    stats_before: dict[str, Any] | None
+
+    @property
+    def world_size(self) -> int:
+        return max(int(self.args.world_size), 1)
+
+    @property
+    def is_main(self) -> bool:
+        return self.args.process_index == 0
+
+
+def prepare(
+    train_data: Dataset | str | Path,
+    output_dir: str | Path,
+    config: FinetuneConfig,
+    eval_data: Dataset | str | Path | None = None,
+    data_options: DataOptions | None = None,
+    eval_data_options: DataOptions | None = None,
+) -> _Prepared:
+    """Steps 1-2: check the settings and folders, read and check the pairs, compare with the checkpoint's."""
+    output_dir = Path(output_dir)
+    check_precision(config)
+    check_output_dir(output_dir, config.overwrite)
+    checkpoint_dir = (
+        Path(config.checkpoint_dir) if config.checkpoint_dir else default_checkpoint_dir(output_dir)
+    )
+    if checkpoint_dir.resolve() == output_dir.resolve():
+        raise SembridgeError(
+            "the checkpoint folder must differ from the output folder", hint="change --checkpoint-dir"
+        )
+    resume_from, remove_old = plan_checkpoints(checkpoint_dir, config)
+
+    train = _as_dataset(train_data, data_options, "train")
+    evaluation = (
+        _as_dataset(eval_data, eval_data_options or data_options, "eval") if eval_data is not None else None
+    )
+    _info("1. training pairs: %s (%s)", f"{len(train):,}", ", ".join(train.column_names))
+    if evaluation is not None:
+        _info("   evaluation pairs: %s", f"{len(evaluation):,}")
+    processes = launched_processes()
+    if is_main_process():  # under torchrun, every process reads its share of one batch
+        warn_small_data(len(train), config.batch_size * processes)
+    prepared = _Prepared(
+        config=config,
+        output_dir=output_dir,
+        checkpoint_dir=checkpoint_dir,
+        resume_from=resume_from,
+        remove_old=remove_old,
+        train=train,
+        evaluation=evaluation,
+        train_source=str(train_data) if isinstance(train_data, (str, Path)) else None,
+        settings=run_settings(config, train, processes),
+    )
+    if resume_from is not None:
+        prepared.changes = _resume_changes(prepared)
+    return prepared
+
+
+def _resume_changes(prepared: _Prepared) -> dict[str, dict[str, Any]]:
+    """The settings that differ from those the checkpoints were trained with (refused unless allowed)."""
+    recorded = read_run_settings(prepared.checkpoint_dir)
+    if recorded is None:
+        if is_main_process():
+            logger.warning(
+                "%s holds no record of the settings its checkpoints were trained with; "
+                "they cannot be compared with this run's",
+                prepared.checkpoint_dir,
+            )
+        return {}
+    assert prepared.resume_from is not None
+    changes = check_resume_settings(
+        recorded, prepared.settings, prepared.resume_from.name, prepared.config.resume_changed
+    )
+    for key, change in changes.items():
+        _info(
+            "   %s changed (--resume-changed): checkpoint %s, now %s",
+            key,
+            describe(change["checkpoint"]),
+            describe(change["now"]),
+        )
+    return changes
+
+
+def build_trainer(
+    model: str | Path | SparseEncoder,
+    prepared: _Prepared,
+    callbacks: Sequence[TrainerCallback] = (),
+) -> _Run:
+    """Steps 3-4: load the model, build the loss, the arguments and the trainer; record the settings."""
+    config, checkpoint_dir = prepared.config, prepared.checkpoint_dir
+    encoder = load_encoder(model, "cpu", logits_budget=DEFAULT_LOGITS_BUDGET, require_splade=True)
+    router_mapping = apply_lengths(encoder, config)
+    _info(
+        "2. model: %s (query length %d, document length %d)",
+        model,
+        config.query_length,
+        config.document_length,
+    )
+
+    args = _training_arguments(config, checkpoint_dir, router_mapping, prepared.evaluation is not None)
+    world_size = max(int(args.world_size), 1)
+    is_main = args.process_index == 0
+    gather = config.gather_across_devices if config.gather_across_devices is not None else world_size > 1
+    loss = build_loss(
+        encoder, config.query_reg, config.doc_reg, config.temperature, gather_across_devices=gather
+    )
+    if prepared.remove_old and is_main:
+        _info("removing the checkpoints of an earlier run in %s", checkpoint_dir)
+        remove_checkpoints(checkpoint_dir)
+    removed: list[Path] = []
+    if is_main:
+        if prepared.resume_from is not None:
+            removed = remove_incomplete(checkpoint_dir)
+            for path in removed:
+                _info("removed the incomplete %s", path.name)
+        write_run_settings(checkpoint_dir, prepared.settings, prepared.train_source)
+    _barrier()
+
+    from sentence_transformers.sparse_encoder import SparseEncoderTrainer
+
+    evaluation = prepared.evaluation
+    trainer = SparseEncoderTrainer(
+        model=encoder,
+        args=args,
+        train_dataset=prepared.train,
+        eval_dataset=evaluation,
+        loss=loss,
+        evaluator=_ir_evaluator(evaluation, config.batch_size) if evaluation is not None else None,
+        callbacks=[
+            build_regularizer_warmup(loss, config.reg_warmup_ratio),
+            regularizer_weights_in_history(),
+            *callbacks,
+        ],
+    )
+    resume_settings = ResumeSettings(config, apply=bool(prepared.changes))
+    decay_names = set(trainer.get_decay_parameter_names(trainer.model))
+    resume_settings.decay_params = {id(p) for n, p in trainer.model.named_parameters() if n in decay_names}
+    trainer.add_callback(resume_settings)
+    sample_queries, sample_documents = _stats_sample(prepared.train, config.stats_sample_size)
+    stats_before = None
+    if is_main and prepared.resume_from is None:
+        stats_before = measure_sparsity(
+            trainer.model, sample_queries, sample_documents, config.batch_size
+        ).to_dict()
+    _barrier()
+    return _Run(trainer, args, resume_settings, removed, sample_queries, sample_documents, stats_before)
+
+
+def train(prepared: _Prepared, run: _Run) -> FinetuneResult:
+    """Step 5: train (resuming when asked) and collect the curves and figures of the run."""
+    config, resume_from = prepared.config, prepared.resume_from
+    effective = config.batch_size * run.world_size * config.grad_accum
+    _info(
+        "3. training: %d process(es), batch %d per process, effective batch %d, %s",
+        run.world_size,
+        config.batch_size,
+        effective,
+        f"resuming from {resume_from.name}" if resume_from else "from the start",
+    )
+    started = time.perf_counter()
+    output = run.trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    runtime = time.perf_counter() - started
+    metrics = dict(output.metrics)
+    loss_curve, eval_curve = _curves(run.trainer.state.log_history)
+    result = FinetuneResult(
+        output_dir=prepared.output_dir,
+        checkpoint_dir=prepared.checkpoint_dir,
+        global_step=int(run.trainer.state.global_step),
+        epochs_done=float(run.trainer.state.epoch or 0.0),
+        train_loss=metrics.get("train_loss"),
+        runtime_s=round(runtime, 3),
+        steps_per_second=metrics.get("train_steps_per_second"),
+        resumed_from_step=checkpoint_step(resume_from) if resume_from else None,
+        world_size=run.world_size,
+        loss_curve=loss_curve,
+        eval_curve=eval_curve,
+        stats_before=run.stats_before,
+    )
+    if resume_from is not None:
+        result.resume = {
+            "checkpoint": resume_from.name,
+            "step": checkpoint_step(resume_from),
+            "incomplete_removed": [p.name for p in run.removed],
+            "changed": prepared.changes,
+            "in_effect": run.resume_settings.in_effect,
+            "note": (
+                f"steps up to {checkpoint_step(resume_from)} ran with the checkpoint's values, later steps "
+                "with the new ones (the peak learning rate and weight decay were set on the restored "
+                "optimizer; the random state continues from the checkpoint)"
+                if prepared.changes
+                else None
+            ),
+        }
+    return result
+
+
+def write(
+    model: str | Path | SparseEncoder,
+    prepared: _Prepared,
+    run: _Run,
+    result: FinetuneResult,
+    eval_data: Dataset | str | Path | None = None,
+) -> None:
+    """Step 6, on the first process: sparsity after training, then the model and its reports, atomically."""
+    config, train_data, evaluation = prepared.config, prepared.train, prepared.evaluation
+    result.stats_after = measure_sparsity(
+        run.trainer.model, run.sample_queries, run.sample_documents, config.batch_size
+    ).to_dict()
+    report = {
+        "model": str(model) if isinstance(model, (str, Path)) else "<SparseEncoder>",
+        "output": str(prepared.output_dir),
+        "data": {
+            "train": prepared.train_source or "<Dataset>",
+            "train_pairs": len(train_data),
+            "columns": train_data.column_names,
+            "eval": str(eval_data) if isinstance(eval_data, (str, Path)) else None,
+            "eval_pairs": len(evaluation) if evaluation is not None else 0,
+        },
+        "config": config.to_dict(),
+        "world_size": run.world_size,
+        "effective_batch_size": config.batch_size * run.world_size * config.grad_accum,
+        "global_step": result.global_step,
+        "epochs_done": result.epochs_done,
+        "resumed_from_step": result.resumed_from_step,
+        "resume": result.resume,
+        "runtime_s": result.runtime_s,
+        "steps_per_second": result.steps_per_second,
+        "train_loss": result.train_loss,
+        "loss_curve": result.loss_curve,
+        "eval_curve": result.eval_curve,
+        "sparsity": {
+            "sample_pairs": len(run.sample_queries),
+            "before": result.stats_before,
+            "after": result.stats_after,
+        },
+        "versions": library_versions(),
+    }
+    with atomic_output_dir(prepared.output_dir, config.overwrite, checked=True) as tmp:
+        run.trainer.model.save(str(tmp))
+        write_json(tmp / TRAINING_ARGS_NAME, json.loads(run.args.to_json_string()))
+        write_json(tmp / REPORT_NAME, report)
+        write_model_card(tmp, finetune_report=report)
+    result.written = True
+    if not config.keep_checkpoints:
+        remove_checkpoints(prepared.checkpoint_dir)
+    _info("4. model written to %s", prepared.output_dir)
+
+
 def finetune(
     model: str | Path | SparseEncoder,
     train_data: Dataset | str | Path,
@@ -353,200 +555,14 @@ def finetune(
         data_options / eval_data_options: how to read path sources (eval defaults to data_options).
         callbacks: extra ``transformers.TrainerCallback`` objects.
 
+    The steps are :func:`prepare`, :func:`build_trainer`, :func:`train` and :func:`write`.
     Under ``torchrun`` every process calls this; only the first writes the output.
     """
     config = config or FinetuneConfig()
-    output_dir = Path(output_dir)
-
-    # 1. Settings and folders, before anything heavy.
-    check_precision(config)
-    check_output_dir(output_dir, config.overwrite)
-    checkpoint_dir = (
-        Path(config.checkpoint_dir) if config.checkpoint_dir else default_checkpoint_dir(output_dir)
-    )
-    if checkpoint_dir.resolve() == output_dir.resolve():
-        raise SembridgeError(
-            "the checkpoint folder must differ from the output folder", hint="change --checkpoint-dir"
-        )
-    resume_from, remove_old = plan_checkpoints(checkpoint_dir, config)
-
-    # 2. Data, still before the model.
-    train = _as_dataset(train_data, data_options, "train")
-    evaluation = (
-        _as_dataset(eval_data, eval_data_options or data_options, "eval") if eval_data is not None else None
-    )
-    _info("1. training pairs: %s (%s)", f"{len(train):,}", ", ".join(train.column_names))
-    if evaluation is not None:
-        _info("   evaluation pairs: %s", f"{len(evaluation):,}")
-    processes = max(int(os.environ.get("WORLD_SIZE", "1")), 1)
-    if os.environ.get("RANK", "0") == "0":  # under torchrun, every process reads its share of one batch
-        warn_small_data(len(train), config.batch_size * processes)
-    settings = run_settings(config, train, processes)
-    changes: dict[str, dict[str, Any]] = {}
-    if resume_from is not None:
-        recorded = read_run_settings(checkpoint_dir)
-        if recorded is None:
-            if os.environ.get("RANK", "0") == "0":
-                logger.warning(
-                    "%s holds no record of the settings its checkpoints were trained with; "
-                    "they cannot be compared with this run's",
-                    checkpoint_dir,
-                )
-        else:
-            changes = check_resume_settings(recorded, settings, resume_from.name, config.resume_changed)
-            for key, change in changes.items():
-                _info(
-                    "   %s changed (--resume-changed): checkpoint %s, now %s",
-                    key,
-                    describe(change["checkpoint"]),
-                    describe(change["now"]),
-                )
-
-    # 3. Model.
-    encoder = load_sparse_encoder(model, "cpu", require_splade=True, logits_budget=DEFAULT_LOGITS_BUDGET)
-    router_mapping = apply_lengths(encoder, config)
-    _info(
-        "2. model: %s (query length %d, document length %d)",
-        model,
-        config.query_length,
-        config.document_length,
-    )
-
-    # 4. Loss, arguments, trainer.
-    args = _training_arguments(config, checkpoint_dir, router_mapping, evaluation is not None)
-    world_size = max(int(args.world_size), 1)
-    is_main = args.process_index == 0
-    gather = config.gather_across_devices if config.gather_across_devices is not None else world_size > 1
-    loss = build_loss(
-        encoder, config.query_reg, config.doc_reg, config.temperature, gather_across_devices=gather
-    )
-    if remove_old and is_main:
-        _info("removing the checkpoints of an earlier run in %s", checkpoint_dir)
-        remove_checkpoints(checkpoint_dir)
-    removed: list[Path] = []
-    if is_main:
-        if resume_from is not None:
-            removed = remove_incomplete(checkpoint_dir)
-            for path in removed:
-                _info("removed the incomplete %s", path.name)
-        write_run_settings(
-            checkpoint_dir, settings, str(train_data) if isinstance(train_data, (str, Path)) else None
-        )
-    _barrier()
-
-    from sentence_transformers.sparse_encoder import SparseEncoderTrainer
-
-    trainer = SparseEncoderTrainer(
-        model=encoder,
-        args=args,
-        train_dataset=train,
-        eval_dataset=evaluation,
-        loss=loss,
-        evaluator=_ir_evaluator(evaluation, config.batch_size) if evaluation is not None else None,
-        callbacks=[
-            build_regularizer_warmup(loss, config.reg_warmup_ratio),
-            _weights_into_history(),
-            *callbacks,
-        ],
-    )
-    resume_settings = _ResumeSettings(config, apply=bool(changes))
-    decay_names = set(trainer.get_decay_parameter_names(trainer.model))
-    resume_settings.decay_params = {id(p) for n, p in trainer.model.named_parameters() if n in decay_names}
-    trainer.add_callback(resume_settings)
-    sample_queries, sample_documents = _stats_sample(train, config.stats_sample_size)
-    stats_before = None
-    if is_main and resume_from is None:
-        stats_before = measure_sparsity(
-            trainer.model, sample_queries, sample_documents, config.batch_size
-        ).to_dict()
-    _barrier()
-
-    # 5. Train.
-    effective = config.batch_size * world_size * config.grad_accum
-    _info(
-        "3. training: %d process(es), batch %d per process, effective batch %d, %s",
-        world_size,
-        config.batch_size,
-        effective,
-        f"resuming from {resume_from.name}" if resume_from else "from the start",
-    )
-    started = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    runtime = time.perf_counter() - started
-    metrics = dict(output.metrics)
-    loss_curve, eval_curve = _curves(trainer.state.log_history)
-    result = FinetuneResult(
-        output_dir=output_dir,
-        checkpoint_dir=checkpoint_dir,
-        global_step=int(trainer.state.global_step),
-        epochs_done=float(trainer.state.epoch or 0.0),
-        train_loss=metrics.get("train_loss"),
-        runtime_s=round(runtime, 3),
-        steps_per_second=metrics.get("train_steps_per_second"),
-        resumed_from_step=checkpoint_step(resume_from) if resume_from else None,
-        world_size=world_size,
-        loss_curve=loss_curve,
-        eval_curve=eval_curve,
-        stats_before=stats_before,
-    )
-    if resume_from is not None:
-        result.resume = {
-            "checkpoint": resume_from.name,
-            "step": checkpoint_step(resume_from),
-            "incomplete_removed": [p.name for p in removed],
-            "changed": changes,
-            "in_effect": resume_settings.in_effect,
-            "note": (
-                f"steps up to {checkpoint_step(resume_from)} ran with the checkpoint's values, later steps "
-                "with the new ones (the peak learning rate and weight decay were set on the restored "
-                "optimizer; the random state continues from the checkpoint)"
-                if changes
-                else None
-            ),
-        }
-
-    # 6. Output, from the first process only.
-    if is_main:
-        result.stats_after = measure_sparsity(
-            trainer.model, sample_queries, sample_documents, config.batch_size
-        ).to_dict()
-        report = {
-            "model": str(model) if isinstance(model, (str, Path)) else "<SparseEncoder>",
-            "output": str(output_dir),
-            "data": {
-                "train": str(train_data) if isinstance(train_data, (str, Path)) else "<Dataset>",
-                "train_pairs": len(train),
-                "columns": train.column_names,
-                "eval": str(eval_data) if isinstance(eval_data, (str, Path)) else None,
-                "eval_pairs": len(evaluation) if evaluation is not None else 0,
-            },
-            "config": config.to_dict(),
-            "world_size": world_size,
-            "effective_batch_size": effective,
-            "global_step": result.global_step,
-            "epochs_done": result.epochs_done,
-            "resumed_from_step": result.resumed_from_step,
-            "resume": result.resume,
-            "runtime_s": result.runtime_s,
-            "steps_per_second": result.steps_per_second,
-            "train_loss": result.train_loss,
-            "loss_curve": loss_curve,
-            "eval_curve": eval_curve,
-            "sparsity": {
-                "sample_pairs": len(sample_queries),
-                "before": stats_before,
-                "after": result.stats_after,
-            },
-            "versions": library_versions(),
-        }
-        with atomic_output_dir(output_dir, config.overwrite, checked=True) as tmp:
-            trainer.model.save(str(tmp))
-            write_json(tmp / TRAINING_ARGS_NAME, json.loads(args.to_json_string()))
-            write_json(tmp / REPORT_NAME, report)
-            write_model_card(tmp, finetune_report=report)
-        result.written = True
-        if not config.keep_checkpoints:
-            remove_checkpoints(checkpoint_dir)
-        _info("4. model written to %s", output_dir)
+    prepared = prepare(train_data, output_dir, config, eval_data, data_options, eval_data_options)
+    run = build_trainer(model, prepared, callbacks)
+    result = train(prepared, run)
+    if run.is_main:
+        write(model, prepared, run, result, eval_data)
     _barrier()
     return result

@@ -79,3 +79,35 @@ def test_column_table_and_picker() -> None:
     assert pick_value({"_id": None, "docid": 7}, DOC_ID_NAMES) == 7
     assert document_text({"title": "Paris", "text": "capital"}) == "Paris capital"
     assert document_text({"contents": "all of it", "text": "ignored"}) == "all of it"
+
+
+def test_read_text_lines_is_the_one_text_line_reader(tmp_path):
+    import gzip
+
+    from sembridge.data.readers import read_text_lines
+
+    plain = tmp_path / "ru.txt"
+    plain.write_text("  первая строка \n\n\tвторая\n", encoding="utf-8")
+    assert read_text_lines(plain) == ["первая строка", "вторая"]
+    packed = tmp_path / "ru.txt.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert read_text_lines(packed) == ["первая строка", "вторая"]
+    with pytest.raises(SembridgeError, match="--target-text '.*missing.txt' does not exist"):
+        read_text_lines(tmp_path / "missing.txt", "--target-text")
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"ok\n" + b"\xff\xfe broken\n")
+    with pytest.raises(SembridgeError, match="line 2: not UTF-8"):
+        read_text_lines(bad)
+
+
+def test_focus_query_weights_and_the_tokenizer_read_text_through_it():
+    import inspect
+
+    import sembridge.init.pipeline as pipeline
+    import sembridge.methods.focus as focus
+    import sembridge.tokenizer_training as tokenizer_training
+    from sembridge.data.readers import read_text_lines
+
+    for module in (focus, pipeline, tokenizer_training):
+        assert module.read_text_lines is read_text_lines
+        assert ".splitlines()" not in inspect.getsource(module)

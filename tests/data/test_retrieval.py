@@ -187,3 +187,11 @@ def test_hub_id_through_datasets_configs(monkeypatch):
     assert isinstance(data, RetrievalDataset) and data.format == "hub"
     assert data.queries == {"q1": "вопрос"} and data.qrels == {"q1": {"d1": 1}}
     assert calls[0] == ("PaDaS-Lab/webfaq-retrieval", "rus-corpus")
+
+
+def test_pairs_dataset_adds_negatives_as_unjudged_documents():
+    from sembridge.data import pairs_dataset
+
+    data = pairs_dataset([("q a", "pos a"), ("q b", "pos b")], "eval", negatives=["neg", "pos a", " ", "neg"])
+    assert data.corpus == {"d0": "pos a", "d1": "pos b", "d2": "neg"}
+    assert data.qrels == {"q0": {"d0": 1}, "q1": {"d1": 1}}

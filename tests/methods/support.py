@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from sembridge.initialize import InitConfig
+from sembridge.init.pipeline import InitConfig
 from sembridge.methods.base import InitContext, MethodResources
 from sembridge.methods.initializers import create_initializer
 from sembridge.surgery import mlm_parts

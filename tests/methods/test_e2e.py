@@ -14,8 +14,8 @@ import time
 import pytest
 import torch
 
-from sembridge.initialize import InitConfig, initialize
-from sembridge.inspection import explain_token
+from sembridge.init.inspection import explain_token
+from sembridge.init.pipeline import InitConfig, initialize
 
 pytestmark = pytest.mark.e2e
 

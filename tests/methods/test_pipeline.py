@@ -6,14 +6,13 @@ import json
 
 import pytest
 import torch
-import typer
-from typer.testing import CliRunner
 
 from sembridge.cli import init as init_cmd
-from sembridge.errors import SembridgeError
-from sembridge.initialize import InitConfig, initialize
-from sembridge.inspection import explain_token
+from sembridge.init.inspection import explain_token
+from sembridge.init.pipeline import InitConfig, initialize
 from sembridge.methods import METHODS, declared_options
+from tests.cli.support import error_of
+from tests.cli.support import invoke as cli_invoke
 from tests.methods.support import save_tiny_pair, write_method_inputs
 
 BASELINES = ["random", "mean", "gaussian", "mv-gaussian", "focus", "ofa", "wechsel"]
@@ -130,20 +129,8 @@ def test_inspect_token_shows_the_source_tokens_of_weighted_rows(tiny, tmp_path, 
 # ------------------------------------------------------------------------------- CLI
 
 
-def invoke(*args):
-    app = typer.Typer(pretty_exceptions_show_locals=False)
-    init_cmd.register(app)
-
-    @app.command("version")  # a second command, so that "init" is parsed as a command name
-    def _version() -> None: ...
-
-    return CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "250"})
-
-
-def error_of(result) -> SembridgeError:
-    assert result.exit_code != 0
-    assert isinstance(result.exception, SembridgeError), result.output
-    return result.exception
+def invoke(*args: object):
+    return cli_invoke([init_cmd], *args, env={"COLUMNS": "250"})
 
 
 def test_help_lists_every_method_with_its_inputs_and_an_example():

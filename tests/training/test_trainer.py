@@ -167,7 +167,7 @@ def test_outputs_load_and_match_the_init_format(
     from sentence_transformers import SparseEncoder
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-    from sembridge.io import save_sparse_encoder
+    from sembridge.loading import save_sparse_encoder
 
     # The input model in the format `sembridge init` writes (transformers files + modules.json).
     reference = tmp_path / "init-model"

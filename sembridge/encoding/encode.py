@@ -1,0 +1,171 @@
+"""Sparse encoding through sentence-transformers' SparseEncoder, into scipy CSR matrices.
+
+Texts are encoded chunk by chunk (``batch_size`` texts per forward pass, many batches per
+chunk) with a rich progress bar, and each chunk is turned into CSR at once, so a large corpus
+never exists as one dense matrix; the MLM logits of a batch are made and pooled a bounded
+number of bytes at a time (:mod:`sembridge.encoding.splade_memory`). Several devices
+(``"cuda:0,cuda:1"``) or several CPU processes go through sentence-transformers' multi-process
+pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from sembridge.encoding.sparsity import to_csr
+from sembridge.encoding.splade_memory import DEFAULT_LOGITS_BUDGET, bound_logits_memory
+from sembridge.errors import SembridgeError
+from sembridge.loading import load_sparse_encoder
+from sembridge.log import logger, progress
+
+TextKind = Literal["query", "document"]
+
+
+def resolve_devices(device: str = "auto", processes: int = 1) -> list[str]:
+    """``"auto"``, ``"cpu"``, ``"cuda:0,cuda:1"``...; ``processes`` > 1 repeats a single device.
+
+    More than one entry means sentence-transformers' multi-process pool is used.
+    """
+    from sembridge.device import resolve_device
+
+    if processes < 1:
+        raise SembridgeError(f"processes must be a positive integer, got {processes}.")
+    names = [part.strip() for part in str(device).split(",") if part.strip()] or ["auto"]
+    devices = [str(resolve_device(name)) for name in names]
+    if processes > 1:
+        if len(devices) > 1:
+            raise SembridgeError(
+                "give either a list of devices or --processes, not both",
+                hint="e.g. --device cuda:0,cuda:1  or  --device cpu --processes 4",
+            )
+        devices = devices * processes
+    return devices
+
+
+def load_encoder(
+    model: Any,
+    device: str = "auto",
+    max_length: int | None = None,
+    trust_remote_code: bool = False,
+    logits_budget: int | None = DEFAULT_LOGITS_BUDGET,
+    *,
+    require_splade: bool = False,
+) -> Any:
+    """A SparseEncoder loaded by :func:`sembridge.loading.load_sparse_encoder` on the first of ``device``.
+
+    ``max_length`` caps the tokens per text (longer texts are truncated). ``logits_budget``
+    bounds the bytes of MLM logits held at once (:mod:`sembridge.encoding.splade_memory`; None: no
+    bound): a large target vocabulary never holds ``batch x length x vocab`` floats at once.
+    ``require_splade`` refuses a model without SpladePooling, as fine-tuning does.
+    """
+    if max_length is not None and max_length < 1:
+        raise SembridgeError(f"max_length must be a positive integer, got {max_length}.")
+    target = resolve_devices(device)[0] if isinstance(model, (str, Path)) else "cpu"
+    encoder = load_sparse_encoder(
+        model, target, require_splade=require_splade, trust_remote_code=trust_remote_code
+    )
+    if logits_budget is not None:
+        bound_logits_memory(encoder, logits_budget)
+    if max_length is not None:
+        encoder.max_seq_length = max_length
+    return encoder
+
+
+def vocabulary_terms(encoder: Any, dimension: int | None = None) -> list[str]:
+    """The token string of every output dimension (``[id:N]`` for dimensions past the tokenizer)."""
+    tokenizer = encoder.tokenizer
+    size = dimension if dimension is not None else encoder.get_sentence_embedding_dimension()
+    known = min(size, len(tokenizer))
+    terms = [str(t) for t in tokenizer.convert_ids_to_tokens(list(range(known)))]
+    terms += [f"[id:{i}]" for i in range(known, size)]
+    return terms
+
+
+@contextmanager
+def encoding_pool(encoder: Any, devices: Sequence[str]) -> Iterator[Any]:
+    """A multi-process pool when more than one device is given, else ``None``."""
+    if len(devices) <= 1:
+        yield None
+        return
+    logger.info("starting %d encoding processes on %s", len(devices), ", ".join(devices))
+    pool = encoder.start_multi_process_pool(target_devices=list(devices))
+    try:
+        yield pool
+    finally:
+        encoder.stop_multi_process_pool(pool)
+
+
+def encode_chunks(
+    model: Any,
+    texts: Sequence[str],
+    kind: TextKind = "document",
+    batch_size: int = 32,
+    pool: Any = None,
+    chunk_size: int | None = None,
+    show_progress: bool = True,
+    description: str | None = None,
+    **encode_kwargs: Any,
+) -> Iterator[Any]:
+    """Yield ``model.encode_query`` / ``encode_document`` outputs for consecutive chunks of ``texts``.
+
+    One progress bar over all texts; a chunk is ``batch_size x 16`` texts per worker, so a
+    multi-process ``pool`` gets work for every process. ``encode_kwargs`` go to the encode call.
+    """
+    if batch_size < 1:
+        raise SembridgeError(f"batch_size must be a positive integer, got {batch_size}.")
+    if kind not in ("query", "document"):
+        raise SembridgeError(f"kind must be 'query' or 'document', got {kind!r}.")
+    n_workers = len(pool["processes"]) if pool else 1
+    chunk_size = chunk_size or batch_size * 16 * n_workers
+    encode = model.encode_query if kind == "query" else model.encode_document
+    with progress(disable=not show_progress) as bar:
+        task = bar.add_task(description or f"encoding {kind}s", total=len(texts))
+        for start in range(0, len(texts), chunk_size):
+            chunk = list(texts[start : start + chunk_size])
+            yield encode(chunk, batch_size=batch_size, show_progress_bar=False, pool=pool, **encode_kwargs)
+            bar.advance(task, len(chunk))
+
+
+def iter_encoded(
+    encoder: Any,
+    texts: Sequence[str],
+    kind: TextKind = "document",
+    batch_size: int = 32,
+    pool: Any = None,
+    chunk_size: int | None = None,
+    show_progress: bool = True,
+    description: str | None = None,
+) -> Iterator[sp.csr_matrix]:
+    """Yield CSR matrices (float32) for consecutive chunks of ``texts``."""
+    for embeddings in encode_chunks(
+        encoder, texts, kind, batch_size, pool, chunk_size, show_progress, description,
+        convert_to_tensor=True, convert_to_sparse_tensor=True, save_to_cpu=True,
+    ):  # fmt: skip
+        yield to_csr(embeddings)
+
+
+def encode_texts(
+    encoder: Any,
+    texts: Sequence[str],
+    kind: TextKind = "document",
+    batch_size: int = 32,
+    pool: Any = None,
+    show_progress: bool = True,
+    description: str | None = None,
+) -> sp.csr_matrix:
+    """Encode ``texts`` into one CSR matrix (rows in the order of ``texts``)."""
+    if not texts:
+        dimension = encoder.get_sentence_embedding_dimension() or 0
+        return sp.csr_matrix((0, dimension), dtype=np.float32)
+    parts = list(
+        iter_encoded(
+            encoder, texts, kind, batch_size, pool, show_progress=show_progress, description=description
+        )
+    )
+    return sp.vstack(parts, format="csr") if len(parts) > 1 else parts[0]

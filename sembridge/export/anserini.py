@@ -1,0 +1,66 @@
+"""Anserini / pyserini: a JsonVectorCollection for a Lucene impact index.
+
+- ``corpus/docs-00000.jsonl``, ...: one document per line,
+  ``{"id": ..., "contents": ..., "vector": {term: impact}}``;
+- ``queries.tsv`` (when queries are given): pre-tokenised topics, ``qid<TAB>terms``, each term
+  repeated ``impact`` times, which is how pyserini's ``--impact`` search weighs them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from sembridge.export.base import ShardedLines, VectorWriter, json_line
+
+
+class AnseriniWriter(VectorWriter):
+    format = "anserini"
+    label = "Anserini JsonVectorCollection"
+
+    def __init__(
+        self, folder: Path, tokens: list[str], docs_per_file: int, special_ids: frozenset[int] = frozenset()
+    ) -> None:
+        super().__init__(folder, tokens, docs_per_file, special_ids)
+        (folder / "corpus").mkdir()
+        self._docs = ShardedLines(folder / "corpus", "docs", ".jsonl", docs_per_file)
+        self._queries: IO[str] | None = None
+
+    def add_document(self, doc_id: str, text: str, ids: np.ndarray, impacts: np.ndarray) -> None:
+        self._docs.write(json_line({"id": doc_id, "contents": text, "vector": self.vector(ids, impacts)}))
+
+    def add_query(self, query_id: str, text: str, ids: np.ndarray, impacts: np.ndarray) -> None:
+        if self._queries is None:
+            self._queries = (self.folder / "queries.tsv").open("w", encoding="utf-8")
+        words = " ".join(" ".join([self.terms[j]] * int(v)) for j, v in zip(ids, impacts, strict=True))
+        self._queries.write(f"{query_id}\t{words}\n")
+
+    def finish(self) -> dict[str, Any]:
+        self._docs.close()
+        if self._queries is not None:
+            self._queries.close()
+        return {"files": self._docs.files}
+
+    @staticmethod
+    def index_command(output: Path) -> str:
+        return (
+            "python -m pyserini.index.lucene --collection JsonVectorCollection "
+            f"--input {output}/corpus --index {output}-index --generator DefaultLuceneDocumentGenerator "
+            "--threads 8 --impact --pretokenized"
+        )
+
+
+def read_vector_collection(folder: str | Path) -> dict[str, dict[str, int]]:
+    """Read an exported JsonVectorCollection back: ``{doc id: {term: impact}}``."""
+    folder = Path(folder)
+    corpus_dir = folder / "corpus" if (folder / "corpus").is_dir() else folder
+    vectors: dict[str, dict[str, int]] = {}
+    for file in sorted(corpus_dir.glob("*.jsonl")):
+        with file.open(encoding="utf-8") as handle:
+            for line in handle:
+                doc = json.loads(line)
+                vectors[doc["id"]] = doc["vector"]
+    return vectors

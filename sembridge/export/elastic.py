@@ -1,0 +1,113 @@
+"""OpenSearch and Elasticsearch: bulk files for a sparse feature field, with the index mapping.
+
+- ``mapping.json``: the index body, a ``text`` field and a ``vector`` field of type
+  ``rank_features`` (OpenSearch) or ``sparse_vector`` (Elasticsearch 8.11+);
+- ``bulk/bulk-00000.ndjson``, ...: ``_bulk`` request bodies, an action line
+  ``{"index": {"_id": ...}}`` then ``{"text": ..., "vector": {term: impact}}`` per document,
+  5,000 documents per file by default (a bulk request should stay well under the engines'
+  100 MB ``http.max_content_length``);
+- ``queries.jsonl`` (when queries are given): ``{"id", "text", "body"}``, ``body`` a search
+  request: OpenSearch's ``neural_sparse`` query with ``query_tokens`` (neural-search plugin,
+  2.11+), Elasticsearch's ``sparse_vector`` query with ``query_vector`` (8.15+). Both score a
+  document by the dot product of the query weights and the stored impacts.
+
+Both engines refuse dots in feature names (``rank_features`` and, in some Elasticsearch
+versions, ``sparse_vector``), so ``.`` inside a term is written as U+2024 (``․``), in the
+documents and the queries alike. Both store feature values with 9 significant bits, so impacts
+above 511 may come back rounded (``max_impact`` in ``export.json`` says whether that can happen).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from sembridge.encoding.terms import DOT, unique_terms
+from sembridge.export.base import ShardedLines, VectorWriter, json_line
+from sembridge.io import write_json
+
+BULK_DOCS_PER_FILE = 5_000
+FIELD = "vector"
+
+
+class _BulkWriter(VectorWriter):
+    field_type: ClassVar[str]
+    default_docs_per_file = BULK_DOCS_PER_FILE
+
+    def __init__(
+        self, folder: Path, tokens: list[str], docs_per_file: int, special_ids: frozenset[int] = frozenset()
+    ) -> None:
+        super().__init__(folder, tokens, docs_per_file, special_ids)
+        (folder / "bulk").mkdir()
+        self._bulk = ShardedLines(folder / "bulk", "bulk", ".ndjson", docs_per_file)
+        self._queries = None
+        write_json(folder / "mapping.json", self.mapping())
+
+    @classmethod
+    def make_terms(cls, tokens: list[str]) -> list[str]:
+        return unique_terms(tokens, dots=DOT)
+
+    @classmethod
+    def mapping(cls) -> dict[str, Any]:
+        return {"mappings": {"properties": {"text": {"type": "text"}, FIELD: {"type": cls.field_type}}}}
+
+    def add_document(self, doc_id: str, text: str, ids: np.ndarray, impacts: np.ndarray) -> None:
+        self._bulk.write(
+            json_line({"index": {"_id": doc_id}}),
+            json_line({"text": text, FIELD: self.vector(ids, impacts)}),
+        )
+
+    def add_query(self, query_id: str, text: str, ids: np.ndarray, impacts: np.ndarray) -> None:
+        if self._queries is None:
+            self._queries = (self.folder / "queries.jsonl").open("w", encoding="utf-8")
+        body = self.query_body(self.vector(ids, impacts))
+        self._queries.write(json_line({"id": query_id, "text": text, "body": body}) + "\n")
+
+    @staticmethod
+    def query_body(vector: dict[str, int]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def finish(self) -> dict[str, Any]:
+        self._bulk.close()
+        if self._queries is not None:
+            self._queries.close()
+        return {"files": self._bulk.files, "field": FIELD, "field_type": self.field_type}
+
+    @staticmethod
+    def _commands(output: Path, host: str) -> str:
+        return (
+            f"curl -XPUT '{host}/INDEX' -H 'Content-Type: application/json' "
+            f"--data-binary @{output}/mapping.json"
+            f" && for f in {output}/bulk/*.ndjson; do curl -XPOST '{host}/INDEX/_bulk' "
+            "-H 'Content-Type: application/x-ndjson' --data-binary @$f; done"
+        )
+
+
+class OpenSearchWriter(_BulkWriter):
+    format = "opensearch"
+    label = "OpenSearch bulk files (rank_features)"
+    field_type = "rank_features"
+
+    @staticmethod
+    def query_body(vector: dict[str, int]) -> dict[str, Any]:
+        return {"query": {"neural_sparse": {FIELD: {"query_tokens": vector}}}}
+
+    @staticmethod
+    def index_command(output: Path) -> str:
+        return _BulkWriter._commands(output, "localhost:9200")
+
+
+class ElasticsearchWriter(_BulkWriter):
+    format = "elasticsearch"
+    label = "Elasticsearch bulk files (sparse_vector)"
+    field_type = "sparse_vector"
+
+    @staticmethod
+    def query_body(vector: dict[str, int]) -> dict[str, Any]:
+        return {"query": {"sparse_vector": {"field": FIELD, "query_vector": vector}}}
+
+    @staticmethod
+    def index_command(output: Path) -> str:
+        return _BulkWriter._commands(output, "localhost:9200")

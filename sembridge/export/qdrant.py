@@ -1,0 +1,79 @@
+"""Qdrant: sparse vectors as ``indices``/``values``, with the vocabulary that maps ids to terms.
+
+- ``collection.json``: the body that creates the collection (``PUT /collections/NAME``), one
+  named sparse vector, ``sparse``;
+- ``points/points-00000.jsonl``, ...: one point per line, in the fields of the client's
+  ``PointStruct``: ``{"id": row, "vector": {"sparse": {"indices": [...], "values": [...]}},
+  "payload": {"doc_id": ..., "text": ...}}`` (Qdrant ids are integers or UUIDs, so the row
+  number is the point id and the document id travels in the payload);
+- ``vocabulary.tsv``: ``id<TAB>term`` for every vocabulary id an index may hold (special tokens
+  are left out), so a hit's indices read back as terms;
+- ``queries.jsonl`` (when queries are given): ``{"id", "text", "indices", "values"}``.
+
+Indices are the model's vocabulary ids; values are the integer impacts (stored as ``float32``
+by Qdrant, exact below 2^24).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sembridge.export.base import ShardedLines, VectorWriter, json_line
+from sembridge.io import write_json
+
+VECTOR_NAME = "sparse"
+
+
+class QdrantWriter(VectorWriter):
+    format = "qdrant"
+    label = "Qdrant points (sparse indices/values)"
+
+    def __init__(
+        self, folder: Path, tokens: list[str], docs_per_file: int, special_ids: frozenset[int] = frozenset()
+    ) -> None:
+        super().__init__(folder, tokens, docs_per_file, special_ids)
+        (folder / "points").mkdir()
+        self._points = ShardedLines(folder / "points", "points", ".jsonl", docs_per_file)
+        self._queries = None
+        write_json(folder / "collection.json", {"sparse_vectors": {VECTOR_NAME: {}}})
+        with (folder / "vocabulary.tsv").open("w", encoding="utf-8") as handle:
+            for i, term in enumerate(self.terms):
+                if i not in self.special_ids:
+                    handle.write(f"{i}\t{term}\n")
+
+    def add_document(self, doc_id: str, text: str, ids: np.ndarray, impacts: np.ndarray) -> None:
+        sparse = {"indices": [int(j) for j in ids], "values": [int(v) for v in impacts]}
+        point = {
+            "id": self._points.records,
+            "vector": {VECTOR_NAME: sparse},
+            "payload": {"doc_id": doc_id, "text": text},
+        }
+        self._points.write(json_line(point))
+
+    def add_query(self, query_id: str, text: str, ids: np.ndarray, impacts: np.ndarray) -> None:
+        if self._queries is None:
+            self._queries = (self.folder / "queries.jsonl").open("w", encoding="utf-8")
+        record = {
+            "id": query_id,
+            "text": text,
+            "indices": [int(j) for j in ids],
+            "values": [int(v) for v in impacts],
+        }
+        self._queries.write(json_line(record) + "\n")
+
+    def finish(self) -> dict[str, Any]:
+        self._points.close()
+        if self._queries is not None:
+            self._queries.close()
+        return {"files": self._points.files, "vector_name": VECTOR_NAME}
+
+    @staticmethod
+    def index_command(output: Path) -> str:
+        return (
+            f"create the collection with {output}/collection.json (PUT /collections/NAME), then "
+            f"client.upload_points('NAME', (models.PointStruct(**json.loads(line)) for line in ...)) "
+            f"over {output}/points/*.jsonl (README: Qdrant)"
+        )

@@ -1,0 +1,190 @@
+"""The export loop: encode a corpus (and its queries) once, prune, quantise, and hand each
+vector to the chosen format's writer (:mod:`sembridge.export.base`); ``export.json`` records it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sembridge.encoding.encode import (
+    encoding_pool,
+    iter_encoded,
+    load_encoder,
+    resolve_devices,
+    vocabulary_terms,
+)
+from sembridge.encoding.pruning import Pruning
+from sembridge.encoding.terms import drop_special_tokens, special_token_ids
+from sembridge.errors import SembridgeError
+from sembridge.export.anserini import AnseriniWriter
+from sembridge.export.base import DEFAULT_DOCS_PER_FILE, VectorWriter, quantize
+from sembridge.export.elastic import ElasticsearchWriter, OpenSearchWriter
+from sembridge.export.qdrant import QdrantWriter
+from sembridge.export.seismic import SeismicWriter
+from sembridge.io import atomic_output_dir, check_output_dir, write_json
+from sembridge.loading import check_model_source
+from sembridge.log import logger
+
+WRITERS: dict[str, type[VectorWriter]] = {
+    writer.format: writer
+    for writer in (AnseriniWriter, SeismicWriter, OpenSearchWriter, ElasticsearchWriter, QdrantWriter)
+}
+EXPORT_FORMATS = tuple(WRITERS)
+
+__all__ = ["EXPORT_FORMATS", "WRITERS", "export_anserini", "export_vectors"]
+
+
+def export_vectors(
+    model: Any,
+    corpus: Mapping[str, str],
+    out_dir: str | Path,
+    *,
+    format: str = "anserini",
+    scale: float = 100.0,
+    pruning: Pruning | None = None,
+    queries: Mapping[str, str] | None = None,
+    batch_size: int = 32,
+    device: str = "auto",
+    processes: int = 1,
+    max_length: int | None = None,
+    overwrite: bool = False,
+    docs_per_file: int | None = None,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Encode ``corpus`` (and ``queries``) with a sparse encoder and write them in ``format``.
+
+    ``pruning`` applies to the documents (mass first, then the term cap). ``docs_per_file``
+    defaults to the format's own (500,000; 5,000 for bulk files). Returns the summary that is
+    also written to ``export.json``.
+    """
+    if format not in WRITERS:
+        raise SembridgeError(
+            f"unknown export format '{format}'", hint=f"use one of: {', '.join(EXPORT_FORMATS)}"
+        )
+    writer_class = WRITERS[format]
+    if not scale > 0 or not np.isfinite(scale):
+        raise SembridgeError(
+            f"scale must be positive, got {scale}", hint="the default is 100, as in pyserini"
+        )
+    docs_per_file = writer_class.default_docs_per_file if docs_per_file is None else docs_per_file
+    if docs_per_file < 1:
+        raise SembridgeError(f"docs_per_file must be a positive integer, got {docs_per_file}.")
+    if not corpus:
+        raise SembridgeError("the corpus to export is empty", hint="check --corpus")
+    pruning = pruning or Pruning()
+    devices = resolve_devices(device, processes)
+    if isinstance(model, (str, Path)):
+        check_model_source(model)
+    check_output_dir(out_dir, overwrite)
+
+    start = time.perf_counter()
+    encoder = load_encoder(model, device=devices[0], max_length=max_length)
+    special = special_token_ids(encoder.tokenizer)
+    tokens: list[str] = []
+    counts = {"documents": 0, "postings": 0, "empty_documents": 0, "max_impact": 0}
+    with atomic_output_dir(out_dir, overwrite) as tmp, encoding_pool(encoder, devices) as pool:
+        writer: VectorWriter | None = None
+        for dimension, doc_id, text, ids, impacts in _iter_impacts(
+            encoder,
+            list(corpus),
+            corpus,
+            "document",
+            special,
+            pruning,
+            scale,
+            batch_size,
+            pool,
+            show_progress,
+        ):
+            if writer is None:  # the output dimension is known once the first chunk is encoded
+                tokens = vocabulary_terms(encoder, dimension)
+                special = special[special < dimension]
+                writer = writer_class(tmp, tokens, docs_per_file, frozenset(int(i) for i in special))
+            writer.add_document(doc_id, text, ids, impacts)
+            counts["documents"] += 1
+            counts["postings"] += len(ids)
+            counts["empty_documents"] += int(len(ids) == 0)
+            counts["max_impact"] = max(counts["max_impact"], int(impacts.max(initial=0)))
+        assert writer is not None  # the corpus is not empty
+        if queries:
+            counts.update(queries=0, empty_queries=0)
+            for _, query_id, text, ids, impacts in _iter_impacts(
+                encoder,
+                list(queries),
+                queries,
+                "query",
+                special,
+                Pruning(),
+                scale,
+                batch_size,
+                pool,
+                show_progress,
+            ):
+                writer.add_query(query_id, text, ids, impacts)
+                counts["queries"] += 1
+                counts["empty_queries"] += int(len(ids) == 0)
+        extra = writer.finish()
+        summary = {
+            "format": format,
+            "model": str(model) if isinstance(model, (str, Path)) else type(model).__name__,
+            "scale": scale,
+            "pruning": pruning.to_dict(),
+            "max_length": encoder.max_seq_length,
+            **counts,
+            **extra,
+            "mean_document_terms": round(counts["postings"] / max(counts["documents"], 1), 3),
+            "vocab_size": len(tokens),
+            "special_tokens_excluded": [tokens[i] for i in special],
+            "seconds": round(time.perf_counter() - start, 3),
+        }
+        write_json(tmp / "export.json", summary)
+    if counts["empty_documents"]:
+        logger.warning("%d documents have no term left after quantisation", counts["empty_documents"])
+    summary["output"] = str(out_dir)
+    return summary
+
+
+def export_anserini(
+    model: Any,
+    corpus: Mapping[str, str],
+    out_dir: str | Path,
+    *,
+    docs_per_file: int = DEFAULT_DOCS_PER_FILE,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """:func:`export_vectors` in the ``anserini`` format (a JsonVectorCollection)."""
+    return export_vectors(model, corpus, out_dir, format="anserini", docs_per_file=docs_per_file, **kwargs)
+
+
+def _iter_impacts(
+    encoder: Any,
+    ids: list[str],
+    texts: Mapping[str, str],
+    kind: str,
+    special: np.ndarray,
+    pruning: Pruning,
+    scale: float,
+    batch_size: int,
+    pool: Any,
+    show_progress: bool,
+):
+    """Yield ``(dimension, id, text, vocabulary ids, impacts)`` per text: specials dropped, pruned,
+    quantised (``dimension``: the encoder's output size)."""
+    ordered = [texts[i] for i in ids]
+    row = 0
+    for chunk in iter_encoded(
+        encoder, ordered, kind, batch_size, pool, show_progress=show_progress, description=f"{kind}s"
+    ):
+        chunk = drop_special_tokens(chunk, special)
+        if pruning.active:
+            chunk = pruning.apply(chunk)
+        impacts = quantize(chunk, scale)
+        impacts.sort_indices()
+        for i in range(impacts.shape[0]):
+            lo, hi = impacts.indptr[i], impacts.indptr[i + 1]
+            yield impacts.shape[1], ids[row], ordered[row], impacts.indices[lo:hi], impacts.data[lo:hi]
+            row += 1

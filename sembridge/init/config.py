@@ -1,0 +1,126 @@
+"""The settings of one initialisation (:class:`InitConfig`) and what it returns (:class:`InitResult`).
+
+Every value is checked when the config is built, before any model is loaded: the shared settings
+here, the method's own options by their declarations (:mod:`sembridge.methods.catalogue`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sembridge.errors import SembridgeError
+from sembridge.init.alpha_search import check_alpha_options
+from sembridge.init.query_weights import check_query_weights
+from sembridge.methods import DEFAULT_METHOD, METHODS, check_options, declared_options
+from sembridge.methods.base import NewRows
+from sembridge.vocab import Overlap
+
+__all__ = ["InitConfig", "InitResult"]
+
+
+@dataclass(init=False)
+class InitConfig:
+    """Settings of one initialisation: those every method shares, and the chosen method's options.
+
+    ``method_options`` holds the options the method declares (``declared_options`` in
+    :mod:`sembridge.methods`) by key. They may also be given as keywords, as the ``sembridge init``
+    flags give them: ``InitConfig(source=..., target_tokenizer=..., bridge="bge-m3", alpha=4)``.
+    An option the method does not use is refused with the CLI's message; defaults are filled in,
+    so ``method_options`` ends up holding every value the method will read.
+    """
+
+    source: str
+    target_tokenizer: str
+    method: str
+    device: str
+    exact: bool
+    symbols: bool
+    fuzzy: bool
+    seed: int
+    chunk_size: int
+    top_sources: int
+    show_progress: bool
+    extend: bool
+    query_weights: str | None
+    target_text: str | None
+    method_options: dict[str, Any]
+
+    def __init__(
+        self,
+        source: str,
+        target_tokenizer: str,
+        method: str = DEFAULT_METHOD,
+        *,
+        device: str = "auto",
+        exact: bool = True,
+        symbols: bool = True,
+        fuzzy: bool = False,
+        seed: int = 42,
+        chunk_size: int = 1024,
+        top_sources: int = 10,
+        show_progress: bool = True,
+        extend: bool = False,
+        query_weights: str | None = None,
+        method_options: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> None:
+        if method not in METHODS:
+            raise SembridgeError(
+                f"unknown method '{method}'", hint=f"choose one of: {', '.join(sorted(METHODS))}"
+            )
+        for name, value in (("chunk_size", chunk_size), ("top_sources", top_sources)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise SembridgeError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed < 2**64:
+            raise SembridgeError(f"seed must be an integer in [-2**63, 2**64), got {seed!r}")
+        given = dict(method_options or {})
+        twice = sorted(set(given) & set(options))
+        if twice:
+            raise SembridgeError(
+                f"method option '{twice[0]}' is given twice",
+                hint="give it as a keyword or in method_options, not both",
+            )
+        self.source = source
+        self.target_tokenizer = target_tokenizer
+        self.method = method
+        self.device = device
+        self.exact = exact
+        self.symbols = symbols
+        self.fuzzy = fuzzy
+        self.seed = seed
+        self.chunk_size = chunk_size
+        self.top_sources = top_sources
+        self.show_progress = show_progress
+        self.extend = bool(extend)
+        merged = {**given, **options}
+        # --target-text is FOCUS's input and --query-weights idf's: shared when the method lacks it.
+        uses_text = any(o.key == "target_text" for o in declared_options(method))
+        shared_text = None if uses_text else merged.pop("target_text", None)
+        # Refuses options the method does not use, names a missing required input, fills in defaults.
+        self.method_options = check_options(method, merged)
+        if shared_text is not None:
+            shared_text = str(Path(shared_text).expanduser())
+        self.target_text = self.method_options.get("target_text") if uses_text else shared_text
+        self.query_weights = check_query_weights(query_weights, self.target_text, uses_text)
+        if "alpha" in self.method_options:
+            check_alpha_options(self.method_options)  # --alpha auto needs --dev-data, and only it
+
+
+@dataclass
+class InitResult:
+    """What :func:`~sembridge.init.initialize` built: the model and tokenizer (in memory, written to
+    ``output_dir`` when one was given), the overlap, the new rows and ``sembridge_init.json``'s report."""
+
+    model: Any
+    tokenizer: Any
+    overlap: Overlap
+    new_rows: NewRows
+    report: dict[str, Any]
+    output_dir: Path | None = None
+    # Inference-free sources: the static query weight of every output token.
+    query_weights: torch.Tensor | None = None

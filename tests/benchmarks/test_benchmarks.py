@@ -1,0 +1,193 @@
+"""The benchmark scripts still run and print their figures (tiny sizes; the figures are not judged).
+
+Each script runs as ``make bench`` runs it, in its own process, with ``--quick`` and sizes smaller
+still, and writes its figures as JSON; the test checks the figures are there and finite. The one
+correctness figure is checked too: the weights match the reference algorithm within 1e-6.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def run_script(name: str, tmp_path: Path, *args: str, timeout: int = 600) -> dict[str, Any]:
+    out = tmp_path / f"{name}.json"
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / name), "--quick", "--json", str(out), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, f"{name} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert "machine:" in done.stdout
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def finite(figures: dict[str, Any], *keys: str) -> None:
+    for key in keys:
+        value = figures[key]
+        assert isinstance(value, int | float) and math.isfinite(value), (key, value)
+
+
+def need_package(name: str, pin: str) -> None:
+    if importlib.util.find_spec(name) is None:
+        pytest.skip(f"the benchmark needs {pin}")
+
+
+def test_weights_benchmark(tmp_path: Path, splade_tiny: Path, e5_bridge: Path) -> None:
+    figures = run_script("bench_weights.py", tmp_path, "--new-tokens", "1000", "--reference-rows", "40")
+    assert figures["inputs"] in ("real", "random")
+    assert figures["new_tokens"] == 1000
+    assert figures["source_candidates"] > 29_000
+    (result,) = figures["results"]
+    assert result["alpha"] == 4.0
+    finite(
+        result,
+        "similarity_s",
+        "entmax_s",
+        "combine_s",
+        "tokens_per_s",
+        "peak_rss_gb",
+        "reference_ms_per_row",
+        "speedup_same_rows",
+        "speedup_full_run",
+    )
+    assert result["reference_rows"] == 40
+    assert result["max_abs_diff"] <= 1e-6
+    assert result["max_abs_diff_same_rows"] <= 1e-6
+
+
+def test_bridge_benchmark(tmp_path: Path, e5_bridge: Path) -> None:
+    figures = run_script("bench_bridge.py", tmp_path, "--tokens", "200")
+    assert figures["tokens"] == 200
+    finite(figures, "load_s", "cold_s", "cold_tokens_per_s", "cached_s", "cached_share_of_cold")
+    assert figures["cache_hits"] == 1 and figures["cache_misses"] == 0
+    assert figures["cached_equals_cold"] is True
+    assert figures["cached_run_loaded_model"] is False
+
+
+def test_init_benchmark(tmp_path: Path, splade_tiny: Path, e5_bridge: Path, ru_tokenizer: Path) -> None:
+    # A 1,000-token target vocabulary keeps this short; `--quick` alone runs the 8,000-token demo.
+    figures = run_script("bench_init.py", tmp_path, "--vocab-size", "1000")
+    (result,) = figures["results"]
+    assert result["run"] == "warm"
+    finite(result, "wall_s", "peak_rss_gb")
+    assert result["new"] > 0
+    assert "similarity + entmax" in result["timings"]
+
+
+def test_retrieval_benchmark(tmp_path: Path, splade_tiny: Path) -> None:
+    need_package("chatterbot_corpus", "chatterbot-corpus==1.3.3")
+    need_package("wordfreq", "wordfreq==3.1.1")
+    figures = run_script("bench_retrieval.py", tmp_path, "--docs", "300", "--queries", "40")
+    assert figures["docs"] == 300 and figures["queries"] == 40
+    finite(figures, "docs_per_s", "queries_encoded_per_s", "index_queries_per_s", "brute_force_queries_per_s")
+    # Both searches are exact: same lists (up to float32 rounding of the scores).
+    assert figures["same_top_k_share"] >= 0.9
+    assert figures["max_score_diff"] <= 1e-4
+
+
+def test_training_benchmark(tmp_path: Path, splade_tiny: Path) -> None:
+    need_package("chatterbot_corpus", "chatterbot-corpus==1.3.3")
+    figures = run_script(
+        "bench_training.py", tmp_path, "--steps", "2", "--batch-size", "8", "--max-length", "16"
+    )
+    if "skipped" in figures:
+        pytest.skip(f"bench_training skipped itself: {figures['skipped']}")
+    assert figures["steps"] == 2
+    finite(figures, "steps_per_s", "pairs_per_s", "wall_s")
+
+
+def test_bridge_backends_benchmark(
+    tmp_path: Path, splade_tiny: Path, e5_bridge: Path, ru_tokenizer: Path
+) -> None:
+    need_package("onnxruntime", "onnxruntime")
+    args = ("--new-tokens", "20", "--source-tokens", "60", "--backends", "torch", "onnx")
+    figures = run_script("bench_bridge_backends.py", tmp_path, *args)
+    assert (figures["new_tokens"], figures["source_tokens"]) == (20, 60)
+    for backend in ("torch", "onnx"):
+        finite(figures["results"][backend], "tokens_per_s", "speedup", "cosine_min", "support_unchanged")
+    assert figures["results"]["onnx"]["cosine_min"] > 0.9999  # fp32 ONNX is the same model
+
+
+def test_large_vocab_benchmark(tmp_path: Path) -> None:
+    args = ("--vocabs", "4000", "--batch", "2", "--length", "16", "--budget-mb", "1")
+    figures = run_script("bench_large_vocab.py", tmp_path, *args)
+    cases = {(r["task"], r["mode"]): r for r in figures["results"]}
+    assert set(cases) == {(task, mode) for task in ("encode", "train") for mode in ("bounded", "whole")}
+    for case in cases.values():
+        finite(case, "peak_rss_gb", "docs_per_s")
+
+
+def test_run_all_lists_every_script() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "run_all.py"), "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    for name in (
+        "weights",
+        "bridge",
+        "init",
+        "retrieval",
+        "training",
+        "onnx",
+        "bridge-backends",
+        "large-vocab",
+    ):
+        assert name in done.stdout
+    # Every CPU speed benchmark is in run_all; the quality benchmark is its own target (make quality)
+    # and the GPU one too (make bench-gpu).
+    scripts = sorted(p.name for p in BENCHMARKS.glob("bench_*.py"))
+    assert scripts == [
+        "bench_bridge.py",
+        "bench_bridge_backends.py",
+        "bench_gpu.py",
+        "bench_init.py",
+        "bench_large_vocab.py",
+        "bench_onnx.py",
+        "bench_quality.py",
+        "bench_retrieval.py",
+        "bench_training.py",
+        "bench_weights.py",
+    ]
+
+
+def test_quality_benchmark_quick(tmp_path: Path) -> None:
+    """`make quality QUALITY_ARGS=--quick`, shorter still: every init, curves, baselines and a plot."""
+    from offline_assets.corpora import quality_dir
+
+    if not (quality_dir("ru") / "train.jsonl").is_file():
+        pytest.skip("the Russian training and test sets are not built: run `make data`")
+    plots = tmp_path / "plots"
+    args = ("--steps", "4", "--points", "2", "--plot-dir", str(plots))
+    # Five inits, each initialised, evaluated three times and trained; generous for a cold cache.
+    figures = run_script("bench_quality.py", tmp_path, *args, timeout=1800)
+    result = figures["languages"]["ru"]
+    assert set(result["curves"]) == {"sembridge", "sembridge-no-prompt", "mean", "random", "focus"}
+    for name, curve in result["curves"].items():
+        assert [point["step"] for point in curve] == [0, 2, 4], name
+        for point in curve:
+            assert 0.0 <= point["nDCG@10"] <= 1.0, (name, point)
+            finite(point, "R@100", "query_terms", "doc_terms", "flops")
+    assert set(result["baselines"]) == {"BM25", "dense"}
+    # BM25 and the dense bridge retrieve real documents on real Russian text.
+    assert result["baselines"]["BM25"]["nDCG@10"] > 0.05
+    assert result["baselines"]["dense"]["nDCG@10"] > 0.05
+    # Untrained SemBridge rows beat the mean baseline's identical rows at step 0.
+    assert result["curves"]["sembridge"][0]["nDCG@10"] > result["curves"]["mean"][0]["nDCG@10"]
+    assert (plots / "quality-ru.png").stat().st_size > 10_000
