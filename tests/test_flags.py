@@ -86,14 +86,24 @@ def test_each_flag_sets_its_field(tmp_path, monkeypatch):
         "split": "dev",
         "config_name": "cfg",
         "limit": "11",
+        "max_negatives": "2",
+        "loss": "kl",
+        "teacher_temperature": "0.2",
+        "student_temperature": "2.0",
+        "margin_scale": "10",
+        "mini_batch_size": "4",
     }
-    switches = {"resume", "keep_checkpoints", "overwrite", "show_progress", "negatives", "resume_changed"}
+    switches = {
+        "resume", "keep_checkpoints", "overwrite", "show_progress", "negatives", "resume_changed", "cached",
+        "paragraph_groups",
+    }  # fmt: skip
     args = ["finetune", "-m", "m", "-d", "d.jsonl", "-o", str(tmp_path / "out")]
     flags = {**declared_flags(FinetuneConfig), **declared_flags(DataOptions)}
     assert set(flags) == set(values) | switches, set(flags) ^ (set(values) | switches)
     for name, value in values.items():
         args += [flags[name].name, value]
     args += ["--resume", "--resume-changed", "--keep-checkpoints", "--overwrite", "--quiet", "--no-negatives"]
+    args += ["--cached", "--paragraph-groups"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     config, options = seen["config"], seen["data_options"]

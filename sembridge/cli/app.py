@@ -33,11 +33,22 @@ def _register() -> None:
     from sembridge.cli import finetune as finetune_cmd
     from sembridge.cli import init as init_cmd
     from sembridge.cli import inspect as inspect_cmd
+    from sembridge.cli import mine as mine_cmd
     from sembridge.cli import models as models_cmd
     from sembridge.cli import pairs as pairs_cmd
     from sembridge.cli import tokenizer as tokenizer_cmd
 
-    for module in (init_cmd, inspect_cmd, finetune_cmd, evaluate_cmd, export_cmd, models_cmd, pairs_cmd):
+    commands = (
+        init_cmd,
+        inspect_cmd,
+        finetune_cmd,
+        evaluate_cmd,
+        export_cmd,
+        models_cmd,
+        pairs_cmd,
+        mine_cmd,
+    )
+    for module in commands:
         module.register(app)
     tokenizer_cmd.register(app)
 

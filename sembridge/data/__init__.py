@@ -26,6 +26,7 @@ from sembridge.data.pairs import (
     DataOptions,
     load_pairs,
     pairs_to_dataset,
+    paragraph_groups,
     read_pairs,
     validate_pairs,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "load_retrieval_data",
     "pairs_dataset",
     "pairs_to_dataset",
+    "paragraph_groups",
     "read_file",
     "read_pairs",
     "read_qrels",

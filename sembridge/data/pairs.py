@@ -26,10 +26,17 @@ Layouts:
 
 Negatives are used only when every row has one. A negative column found automatically that is
 empty in some rows is dropped with a warning; one named explicitly is required in every row.
+
+Mined n-tuples (``sembridge mine``, or sentence-transformers' ``mine_hard_negatives`` with
+``output_format="n-tuple"``) have numbered negatives ``negative_1`` ... ``negative_k`` instead,
+every one required in every row, and optionally ``scores``: the teacher's scores of the positive
+and of each negative, ``[positive, negative_1, ..., negative_k]``, which the distillation losses
+learn from. ``max_negatives`` keeps the first k of them (and their scores).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +80,10 @@ class DataOptions:
             (``positive_passages`` for MIRACL).
         negative_column: the negative field; default: negative, hard_negative, neg
             (``negative_passages`` for MIRACL).
-        negatives: use negatives when the data has them (one hard negative per query).
+        negatives: use negatives when the data has them (one hard negative per query, or the
+            numbered negatives of mined n-tuples).
+        max_negatives: keep at most this many numbered negatives (and their teacher scores);
+            None: all of them; 0: none.
         language: keep only rows in this language (needs a language column, or a hub id).
         language_column: the language field; default: language, lang.
         split: the split of a hub dataset or of a ``save_to_disk`` DatasetDict.
@@ -110,6 +120,15 @@ class DataOptions:
         default=True,
         metadata=flag("--negatives", "Use hard negatives when the data has them.", DATA, negatable=True),
     )
+    max_negatives: int | None = field(
+        default=None,
+        metadata=flag(
+            "--max-negatives",
+            "Use at most K numbered negatives (negative_1..negative_K) of mined n-tuples.",
+            DATA,
+            minimum=0,
+        ),
+    )
     language: str | None = field(
         default=None,
         metadata=flag(
@@ -136,10 +155,55 @@ class DataOptions:
             )
         if self.limit is not None and self.limit < 1:
             raise SembridgeError(f"limit must be a positive integer, got {self.limit}.")
+        if self.max_negatives is not None and (
+            isinstance(self.max_negatives, bool) or self.max_negatives < 0
+        ):
+            raise SembridgeError(f"--max-negatives must be an integer >= 0, got {self.max_negatives!r}.")
 
 
-Pairs = dict[str, list[str]]
-"""Pairs as columns: ``query``, ``positive`` and, when every row has one, ``negative``."""
+Pairs = dict[str, list[Any]]
+"""Pairs as columns: ``query``, ``positive`` and, when every row has one, ``negative`` (or
+``negative_1`` ... ``negative_k``, and ``scores``, lists of k + 1 floats)."""
+
+SCORES_COLUMN = "scores"
+
+
+def paragraph_keys(text: str) -> set[str]:
+    """The first 80 characters of each paragraph of at least 40 (blank lines separate paragraphs):
+    two texts that share one hold the same paragraph, as pages repeating a help text do."""
+    return {p.strip()[:80] for p in text.split("\n\n") if len(p.strip()) >= 40}
+
+
+def paragraph_groups(texts: Sequence[str]) -> list[int]:
+    """A group number per text: texts that are equal or share a paragraph (transitively) share one.
+
+    Numbers run from 0 in order of first appearance; a text that shares nothing has its own.
+    """
+    parent = list(range(len(texts)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[str, int] = {}
+    for i, text in enumerate(texts):
+        for key in {f"text:{text}", *paragraph_keys(text)}:
+            j = first.setdefault(key, i)
+            if j != i:
+                parent[root(i)] = root(j)
+    numbers: dict[int, int] = {}
+    return [numbers.setdefault(root(i), len(numbers)) for i in range(len(texts))]
+
+
+def numbered_negatives(columns: Iterable[str]) -> list[str]:
+    """``negative_1``, ``negative_2``, ... as far as they run without a gap, in order."""
+    present = set(columns)
+    names: list[str] = []
+    while f"negative_{len(names) + 1}" in present:
+        names.append(f"negative_{len(names) + 1}")
+    return names
 
 
 def read_pairs(source: str | Path, options: DataOptions | None = None) -> Pairs:
@@ -200,8 +264,13 @@ def validate_pairs(dataset: Dataset, name: str = "dataset") -> Dataset:
                 f"{name}: column '{needed}' is missing (columns: {', '.join(columns)})",
                 hint="rename the columns to query, positive[, negative], or read the data with load_pairs",
             )
-    keep = [c for c in PAIR_COLUMNS if c in columns]
-    dataset = dataset.select_columns(keep)
+    numbered = numbered_negatives(columns)
+    keep = [c for c in PAIR_COLUMNS if c in columns and not (c == "negative" and numbered)] + numbered
+    scored = bool(numbered) and SCORES_COLUMN in columns
+    dataset = dataset.select_columns(keep + ([SCORES_COLUMN] if scored else []))
+    if scored:
+        for number, value in enumerate(dataset[SCORES_COLUMN], start=1):
+            _scores({SCORES_COLUMN: value}, SCORES_COLUMN, len(numbered) + 1, f"{name} row {number}")
     for column in keep:
         for number, value in enumerate(dataset[column], start=1):
             if not isinstance(value, str):
@@ -225,6 +294,8 @@ class _Columns:
     negative: str | None
     negative_explicit: bool
     language: str | None
+    numbered: list[str] = field(default_factory=list)
+    scores: str | None = None
 
 
 def _resolve_columns(first: dict[str, Any], where: str, options: DataOptions, source_name: str) -> _Columns:
@@ -284,7 +355,13 @@ def _resolve_columns(first: dict[str, Any], where: str, options: DataOptions, so
             f"{source_name}: the query, positive and negative columns must differ "
             f"(query: {query}, positive: {positive}, negative: {negative})"
         )
-    return _Columns(layout, query, positive, negative, explicit, language)
+    numbered = numbered_negatives(keys) if layout == "pairs" and options.negatives and not explicit else []
+    if options.max_negatives is not None:
+        numbered = numbered[: options.max_negatives]
+    scores = SCORES_COLUMN if numbered and SCORES_COLUMN in first else None
+    if numbered:
+        negative = None  # the numbered negatives of an n-tuple replace a single negative column
+    return _Columns(layout, query, positive, negative, explicit, language, numbered, scores)
 
 
 def _text(record: dict[str, Any], field: str, where: str) -> str:
@@ -352,6 +429,8 @@ def collect_pairs(records: Iterable[Located], options: DataOptions, source_name:
     queries: list[str] = []
     positives: list[str] = []
     negatives: list[str | None] = []
+    numbered: list[list[str]] = []
+    scores: list[list[float]] = []
     columns: _Columns | None = None
     skipped_language = 0
     skipped_no_positive = 0
@@ -393,6 +472,10 @@ def collect_pairs(records: Iterable[Located], options: DataOptions, source_name:
         queries.append(query)
         positives.append(positive)
         negatives.append(negative)
+        if columns.numbered:
+            numbered.append([_text(record, name, where) for name in columns.numbered])
+        if columns.scores is not None:
+            scores.append(_scores(record, columns.scores, len(columns.numbered) + 1, where))
         if options.limit is not None and len(queries) >= options.limit:
             break
 
@@ -435,5 +518,27 @@ def collect_pairs(records: Iterable[Located], options: DataOptions, source_name:
                 missing,
                 len(negatives),
             )
+    for i, name in enumerate(columns.numbered):
+        data[name] = [row[i] for row in numbered]
+    if columns.scores is not None:
+        data[SCORES_COLUMN] = scores
     logger.info("%s: %d pairs (%s)", source_name, len(queries), ", ".join(data))
     return data
+
+
+def _scores(record: dict[str, Any], field: str, count: int, where: str) -> list[float]:
+    """The teacher's scores of a row: ``count`` finite numbers (the positive's, then each negative's)."""
+    value = record.get(field)
+    if not isinstance(value, list) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value
+    ):
+        raise SembridgeError(
+            f"{where}: field '{field}' must be a list of {count} finite numbers, got {value!r:.80}"
+        )
+    if len(value) < count:
+        raise SembridgeError(
+            f"{where}: field '{field}' holds {len(value)} scores for {count} texts (the positive and "
+            f"{count - 1} negatives)",
+            hint="give one score per text, the positive's first",
+        )
+    return [float(v) for v in value[:count]]

@@ -146,6 +146,14 @@ class BM25Index:
             scores[row, : order.size] = vals[order]
         return SearchResult(indices=indices, scores=scores)
 
+    def scores(self, query_ids: Sequence[int]) -> np.ndarray:
+        """The BM25 score of every document (in index order) for one query given as word-piece ids."""
+        vocabulary = self._retriever.vocab_dict
+        known = [vocabulary[token] for token in self._token_strings([query_ids])[0] if token in vocabulary]
+        if not known:
+            return np.zeros(self.n_docs, dtype=np.float32)
+        return np.asarray(self._retriever.get_scores(known), dtype=np.float32)
+
     def sparsity_stats(self, query_ids: Sequence[Sequence[int]]) -> dict[str, float]:
         """Mean distinct word pieces per query (given as ids) and per document, and the FLOPs figure."""
         return sparsity_stats(

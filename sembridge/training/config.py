@@ -39,6 +39,13 @@ class FinetuneConfig:
         warmup_ratio: fraction of the steps for the linear learning-rate warm-up, in [0, 1).
         weight_decay: AdamW weight decay.
         temperature: InfoNCE temperature T (scores / T); 1.0 keeps plain dot products.
+        loss: ``infonce``, or a distillation of the data's teacher scores (``kl``, ``margin-mse``,
+            ``infonce+kl``; :mod:`sembridge.training.losses`).
+        teacher_temperature / student_temperature: ``kl``'s temperatures.
+        margin_scale: ``margin-mse``: the factor on the teacher's margins.
+        cached / mini_batch_size: CachedSpladeLoss, embedding that many texts at a time.
+        paragraph_groups: batches hold at most one pair of each paragraph group
+            (:mod:`sembridge.training.sampler`); off: only exact repeats are kept apart.
         query_reg / doc_reg: the FLOPs weights lambda_q and lambda_d (sentence-transformers'
             documented defaults 5e-5 and 3e-5; SPLADE++ used far larger ones with long warm-ups).
         reg_warmup_ratio: fraction of the steps over which both FLOPs weights rise
@@ -134,6 +141,46 @@ class FinetuneConfig:
             show_default="1/3",
         ),
     )
+    # The loss (sembridge.training.losses)
+    loss: str = field(
+        default="infonce",
+        metadata=flag(
+            "--loss",
+            "infonce (in-batch and mined negatives), or distillation of the data's teacher scores: "
+            "kl, margin-mse, infonce+kl (need mined n-tuples with scores, see sembridge mine).",
+            TRAIN,
+        ),
+    )
+    teacher_temperature: float = field(
+        default=1.0, metadata=flag("--teacher-temperature", "kl: the teacher scores' temperature.", TRAIN)
+    )
+    student_temperature: float = field(
+        default=1.0, metadata=flag("--student-temperature", "kl: the student scores' temperature.", TRAIN)
+    )
+    margin_scale: float = field(
+        default=1.0,
+        metadata=flag("--margin-scale", "margin-mse: teacher margins are multiplied by this.", TRAIN),
+    )
+    cached: bool = field(
+        default=False,
+        metadata=flag(
+            "--cached", "CachedSpladeLoss: a large --batch-size in the memory of --mini-batch-size.", TRAIN
+        ),
+    )
+    mini_batch_size: int = field(
+        default=32,
+        metadata=flag("--mini-batch-size", "--cached: texts embedded at a time.", TRAIN, minimum=1),
+    )
+    paragraph_groups: bool = field(
+        default=False,
+        metadata=flag(
+            "--paragraph-groups",
+            "Never put two pairs whose positives share a paragraph in one batch (each would be the "
+            "other's false in-batch negative).",
+            TRAIN,
+            negatable=True,
+        ),
+    )
     # Set on the command line by --bf16 / --fp16 (cli/finetune.py), which exclude each other.
     precision: Precision = "fp32"
     seed: int = field(default=42, metadata=flag("--seed", "Seed of the run.", TRAIN))
@@ -227,6 +274,11 @@ class FinetuneConfig:
         from sembridge.training.losses import check_loss_settings
 
         check_loss_settings(self.query_reg, self.doc_reg, self.temperature)
+        from sembridge.training.losses import check_loss_kind
+
+        check_loss_kind(self.loss, self.teacher_temperature, self.student_temperature, self.mini_batch_size)
+        if not math.isfinite(self.margin_scale) or self.margin_scale <= 0:
+            raise SembridgeError(f"--margin-scale must be a finite number > 0, got {self.margin_scale}.")
         if self.checkpoint_dir is not None:
             self.checkpoint_dir = Path(self.checkpoint_dir)
 

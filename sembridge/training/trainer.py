@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from sembridge.data import DataOptions, load_pairs, validate_pairs
+from sembridge.data.pairs import SCORES_COLUMN, numbered_negatives, paragraph_groups
 from sembridge.device import is_main_process, launched_processes, resolve_device
 from sembridge.encoding.encode import load_encoder
 from sembridge.encoding.splade_memory import DEFAULT_LOGITS_BUDGET
@@ -56,7 +57,7 @@ from sembridge.training.checkpoints import (
     remove_incomplete,
 )
 from sembridge.training.config import FinetuneConfig, FinetuneResult
-from sembridge.training.losses import build_loss, build_regularizer_warmup
+from sembridge.training.losses import DISTILLATION_LOSSES, build_loss, build_regularizer_warmup
 from sembridge.training.run_settings import (
     check_resume_settings,
     describe,
@@ -64,6 +65,7 @@ from sembridge.training.run_settings import (
     run_settings,
     write_run_settings,
 )
+from sembridge.training.sampler import paragraph_group_sampler
 from sembridge.training.stats import measure_sparsity
 from sembridge.version import library_versions
 
@@ -123,6 +125,35 @@ def _as_dataset(data: Any, options: DataOptions | None, name: str) -> Dataset:
     raise SembridgeError(f"{name} data must be a datasets.Dataset or a path, got {type(data).__name__}")
 
 
+def teacher_scores_for(dataset: Dataset, config: FinetuneConfig, name: str) -> Dataset:
+    """The pairs as ``config.loss`` reads them: a distillation loss needs mined n-tuples with the
+    teacher's ``scores`` (refused before any model is loaded), ``margin-mse`` scales them by
+    ``margin_scale``; InfoNCE leaves the scores out (it learns from the texts alone)."""
+    columns = dataset.column_names
+    if config.loss not in DISTILLATION_LOSSES:
+        return dataset.remove_columns([SCORES_COLUMN]) if SCORES_COLUMN in columns else dataset
+    if not numbered_negatives(columns) or SCORES_COLUMN not in columns:
+        raise SembridgeError(
+            f"--loss {config.loss} learns from a teacher's scores, and the {name} data has none "
+            f"(columns: {', '.join(columns)})",
+            hint="mine n-tuples with scores first (sembridge mine), or use --loss infonce",
+        )
+    if config.loss == "margin-mse" and config.margin_scale != 1.0:
+        scale = config.margin_scale
+        dataset = dataset.map(lambda row: {SCORES_COLUMN: [s * scale for s in row[SCORES_COLUMN]]})
+    return dataset
+
+
+def _for_eval_loss(evaluation: Dataset | None, config: FinetuneConfig) -> Dataset | None:
+    """The evaluation pairs the loss can score (a distillation loss: only with teacher scores);
+    without them the evaluation loss is left out, and the retrieval evaluation still runs."""
+    if evaluation is None:
+        return None
+    if config.loss in DISTILLATION_LOSSES and SCORES_COLUMN not in evaluation.column_names:
+        return None
+    return teacher_scores_for(evaluation, config, "evaluation")
+
+
 def _position_limit(encoder: SparseEncoder) -> int | None:
     config = getattr(getattr(encoder[0], "auto_model", None), "config", None)
     limit = getattr(config, "max_position_embeddings", None)
@@ -134,8 +165,12 @@ def _position_limit(encoder: SparseEncoder) -> int | None:
     return limit
 
 
-def apply_lengths(encoder: SparseEncoder, config: FinetuneConfig) -> dict[str, str]:
-    """Set the token limits on the model; return the router mapping that applies them per column."""
+def apply_lengths(
+    encoder: SparseEncoder, config: FinetuneConfig, columns: Sequence[str] = ("query", "positive", "negative")
+) -> dict[str, str]:
+    """Set the token limits on the model; return the router mapping that applies them per column
+    (``query`` is a query, every other text column a document)."""
+    routes_by_column = {c: "query" if c == "query" else "document" for c in columns if c != SCORES_COLUMN}
     query, document = config.query_length, config.document_length
     limit = _position_limit(encoder)
     if limit is not None:
@@ -150,12 +185,12 @@ def apply_lengths(encoder: SparseEncoder, config: FinetuneConfig) -> dict[str, s
     if routes is not None and "query" in routes and "document" in routes:  # an inference-free Router
         routes["query"][0].max_seq_length = query
         routes["document"][0].max_seq_length = document
-        return {"query": "query", "positive": "document", "negative": "document"}
+        return routes_by_column
     first.max_seq_length = max(query, document)
     if hasattr(first, "query_length") and hasattr(first, "document_length"):
         first.query_length = query
         first.document_length = document
-        return {"query": "query", "positive": "document", "negative": "document"}
+        return routes_by_column
     if query != document:
         raise SembridgeError(
             "separate query and document lengths need sentence-transformers >= 6",
@@ -165,7 +200,11 @@ def apply_lengths(encoder: SparseEncoder, config: FinetuneConfig) -> dict[str, s
 
 
 def _training_arguments(
-    config: FinetuneConfig, checkpoint_dir: Path, router_mapping: dict[str, str], has_eval: bool
+    config: FinetuneConfig,
+    checkpoint_dir: Path,
+    router_mapping: dict[str, str],
+    has_eval: bool,
+    groups: Sequence[int] | None = None,
 ) -> Any:
     import dataclasses
 
@@ -185,7 +224,9 @@ def _training_arguments(
         "weight_decay": config.weight_decay,
         "bf16": config.precision == "bf16",
         "fp16": config.precision == "fp16",
-        "batch_sampler": BatchSamplers.NO_DUPLICATES,
+        "batch_sampler": paragraph_group_sampler(groups)
+        if groups is not None
+        else BatchSamplers.NO_DUPLICATES,
         "logging_steps": config.logging_steps,
         "logging_first_step": True,
         "save_strategy": "steps",
@@ -220,7 +261,12 @@ def _ir_evaluator(eval_dataset: Dataset, batch_size: int) -> Any:
     from sembridge.data import pairs_dataset
 
     columns = eval_dataset.column_names
-    negatives = eval_dataset["negative"] if "negative" in columns else ()
+    negatives = [
+        text
+        for name in ("negative", *numbered_negatives(columns))
+        if name in columns
+        for text in eval_dataset[name]
+    ]
     data = pairs_dataset(zip(eval_dataset["query"], eval_dataset["positive"], strict=True), "eval", negatives)
     return SparseInformationRetrievalEvaluator(
         queries=data.queries,
@@ -319,6 +365,7 @@ def prepare(
     evaluation = (
         _as_dataset(eval_data, eval_data_options or data_options, "eval") if eval_data is not None else None
     )
+    train = teacher_scores_for(train, config, "train")
     _info("1. training pairs: %s (%s)", f"{len(train):,}", ", ".join(train.column_names))
     if evaluation is not None:
         _info("   evaluation pairs: %s", f"{len(evaluation):,}")
@@ -374,7 +421,7 @@ def build_trainer(
     """Steps 3-4: load the model, build the loss, the arguments and the trainer; record the settings."""
     config, checkpoint_dir = prepared.config, prepared.checkpoint_dir
     encoder = load_encoder(model, "cpu", logits_budget=DEFAULT_LOGITS_BUDGET, require_splade=True)
-    router_mapping = apply_lengths(encoder, config)
+    router_mapping = apply_lengths(encoder, config, prepared.train.column_names)
     _info(
         "2. model: %s (query length %d, document length %d)",
         model,
@@ -382,12 +429,26 @@ def build_trainer(
         config.document_length,
     )
 
-    args = _training_arguments(config, checkpoint_dir, router_mapping, prepared.evaluation is not None)
+    groups = paragraph_groups(prepared.train["positive"]) if config.paragraph_groups else None
+    if groups is not None:
+        _info("   paragraph groups: %s pairs in %s groups", f"{len(groups):,}", f"{len(set(groups)):,}")
+    args = _training_arguments(
+        config, checkpoint_dir, router_mapping, prepared.evaluation is not None, groups
+    )
     world_size = max(int(args.world_size), 1)
     is_main = args.process_index == 0
     gather = config.gather_across_devices if config.gather_across_devices is not None else world_size > 1
     loss = build_loss(
-        encoder, config.query_reg, config.doc_reg, config.temperature, gather_across_devices=gather
+        encoder,
+        config.query_reg,
+        config.doc_reg,
+        config.temperature,
+        gather_across_devices=gather,
+        kind=config.loss,
+        teacher_temperature=config.teacher_temperature,
+        student_temperature=config.student_temperature,
+        cached=config.cached,
+        mini_batch_size=config.mini_batch_size,
     )
     if prepared.remove_old and is_main:
         _info("removing the checkpoints of an earlier run in %s", checkpoint_dir)
@@ -408,7 +469,7 @@ def build_trainer(
         model=encoder,
         args=args,
         train_dataset=prepared.train,
-        eval_dataset=evaluation,
+        eval_dataset=_for_eval_loss(evaluation, config),
         loss=loss,
         evaluator=_ir_evaluator(evaluation, config.batch_size) if evaluation is not None else None,
         callbacks=[

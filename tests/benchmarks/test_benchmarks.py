@@ -110,7 +110,8 @@ def test_training_benchmark(tmp_path: Path, splade_tiny: Path) -> None:
     if "skipped" in figures:
         pytest.skip(f"bench_training skipped itself: {figures['skipped']}")
     assert figures["steps"] == 2
-    finite(figures, "steps_per_s", "pairs_per_s", "wall_s")
+    finite(figures, "steps_per_s", "pairs_per_s", "wall_s", "steps_per_s_recompute_every_batch")
+    assert figures["speedup_vs_recompute_every_batch"] > 0
 
 
 def test_bridge_backends_benchmark(

@@ -126,3 +126,41 @@ def test_a_bad_budget_is_refused(model_dir: Path, budget: object) -> None:
     encoder = load_sparse_encoder(str(model_dir))
     with pytest.raises(ValueError, match="budget must be a positive number of bytes"):
         bound_logits_memory(encoder, budget)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("budget", "recompute", "expect_recomputed"), [
+    (WHOLE_LOGITS * 2, False, False),  # one chunk holds the batch: pooled once, no recomputation
+    (WHOLE_LOGITS * 2, True, True),  # the behaviour before: recomputed all the same
+    (BUDGET, False, True),  # several chunks: each is recomputed in the backward pass
+])  # fmt: skip
+def test_logits_are_recomputed_only_when_the_batch_needs_several_chunks(
+    model_dir: Path, monkeypatch, budget: int, recompute: bool, expect_recomputed: bool
+) -> None:
+    from sembridge.encoding import splade_memory
+
+    whole = load_sparse_encoder(str(model_dir), require_splade=True)
+    encoder = load_sparse_encoder(str(model_dir), require_splade=True)
+    bound_logits_memory(encoder, budget, recompute_single_chunk=recompute)
+    calls = {"forward": 0, "total": 0}
+    original = splade_memory._PoolingForward._pool
+
+    def counting(self, *args):
+        calls["total"] += 1
+        return original(self, *args)
+
+    monkeypatch.setattr(splade_memory._PoolingForward, "_pool", counting)
+    encoder.train()
+    encoder.zero_grad()
+    features = {k: v for k, v in encoder.preprocess(texts()).items() if isinstance(v, torch.Tensor)}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        vectors = encoder(features)["sentence_embedding"]
+    calls["forward"] = calls["total"]
+    (vectors * torch.linspace(0.5, 1.5, VOCAB)).sum().backward()
+    assert (calls["total"] > calls["forward"]) is expect_recomputed, calls
+    # The gradients are those of the unbounded model either way.
+    expected = train_step(whole)
+    got = {n: p.grad for n, p in encoder.named_parameters() if p.grad is not None}
+    for name, grad in expected.items():
+        scale = max(1.0, float(grad.abs().max()))
+        torch.testing.assert_close(got[name], grad, rtol=1e-4, atol=1e-6 * scale, msg=name)
