@@ -144,6 +144,20 @@ def teacher_scores_for(dataset: Dataset, config: FinetuneConfig, name: str) -> D
     return dataset
 
 
+def _describe_loss(loss: Any) -> str | None:
+    """The loss module and its base loss, by class name (``SpladeLoss(SparseDistillKLDivLoss)``)."""
+    if loss is None:
+        return None
+    base = getattr(loss, "loss", None)
+    return f"{type(loss).__name__}({type(base).__name__})" if base is not None else type(loss).__name__
+
+
+def _has_flops_weights(loss: Any) -> bool:
+    from sentence_transformers.sparse_encoder.losses import SpladeLoss
+
+    return isinstance(loss, SpladeLoss)
+
+
 def _for_eval_loss(evaluation: Dataset | None, config: FinetuneConfig) -> Dataset | None:
     """The evaluation pairs the loss can score (a distillation loss: only with teacher scores);
     without them the evaluation loss is left out, and the retrieval evaluation still runs."""
@@ -417,6 +431,7 @@ def build_trainer(
     model: str | Path | SparseEncoder,
     prepared: _Prepared,
     callbacks: Sequence[TrainerCallback] = (),
+    loss: Any = None,
 ) -> _Run:
     """Steps 3-4: load the model, build the loss, the arguments and the trainer; record the settings."""
     config, checkpoint_dir = prepared.config, prepared.checkpoint_dir
@@ -438,18 +453,23 @@ def build_trainer(
     world_size = max(int(args.world_size), 1)
     is_main = args.process_index == 0
     gather = config.gather_across_devices if config.gather_across_devices is not None else world_size > 1
-    loss = build_loss(
-        encoder,
-        config.query_reg,
-        config.doc_reg,
-        config.temperature,
-        gather_across_devices=gather,
-        kind=config.loss,
-        teacher_temperature=config.teacher_temperature,
-        student_temperature=config.student_temperature,
-        cached=config.cached,
-        mini_batch_size=config.mini_batch_size,
-    )
+    if loss is None:
+        loss = build_loss(
+            encoder,
+            config.query_reg,
+            config.doc_reg,
+            config.temperature,
+            gather_across_devices=gather,
+            kind=config.loss,
+            teacher_temperature=config.teacher_temperature,
+            student_temperature=config.student_temperature,
+            cached=config.cached,
+            mini_batch_size=config.mini_batch_size,
+        )
+    elif not isinstance(loss, torch.nn.Module):
+        loss = loss(encoder)  # a function of the loaded model
+        if not isinstance(loss, torch.nn.Module):
+            raise SembridgeError(f"loss= must give a torch module, got {type(loss).__name__}")
     if prepared.remove_old and is_main:
         _info("removing the checkpoints of an earlier run in %s", checkpoint_dir)
         remove_checkpoints(checkpoint_dir)
@@ -473,7 +493,8 @@ def build_trainer(
         loss=loss,
         evaluator=_ir_evaluator(evaluation, config.batch_size) if evaluation is not None else None,
         callbacks=[
-            build_regularizer_warmup(loss, config.reg_warmup_ratio),
+            # The FLOPs weights' warm-up, for a loss that has them (SpladeLoss and its cached twin).
+            *([build_regularizer_warmup(loss, config.reg_warmup_ratio)] if _has_flops_weights(loss) else []),
             regularizer_weights_in_history(),
             *callbacks,
         ],
@@ -563,6 +584,7 @@ def write(
             "eval_pairs": len(evaluation) if evaluation is not None else 0,
         },
         "config": config.to_dict(),
+        "loss": _describe_loss(run.trainer.loss if hasattr(run.trainer, "loss") else None),
         "world_size": run.world_size,
         "effective_batch_size": config.batch_size * run.world_size * config.grad_accum,
         "global_step": result.global_step,
@@ -602,6 +624,7 @@ def finetune(
     data_options: DataOptions | None = None,
     eval_data_options: DataOptions | None = None,
     callbacks: Sequence[TrainerCallback] = (),
+    loss: Any = None,
 ) -> FinetuneResult:
     """Fine-tune ``model`` on query-positive pairs with InfoNCE + FLOPs and write it to ``output_dir``.
 
@@ -615,13 +638,18 @@ def finetune(
             nDCG@10 of each query against all evaluation documents every ``eval_steps``.
         data_options / eval_data_options: how to read path sources (eval defaults to data_options).
         callbacks: extra ``transformers.TrainerCallback`` objects.
+        loss: any sentence-transformers sparse loss instead of the one ``config.loss`` names: a
+            loss module built on ``model`` (a SparseEncoder), or a function that takes the loaded
+            SparseEncoder and returns one. The trainer's own settings (batches, schedule,
+            checkpoints, reports) apply as they are; a ``SpladeLoss`` gets the FLOPs weights'
+            warm-up (``config.reg_warmup_ratio``).
 
     The steps are :func:`prepare`, :func:`build_trainer`, :func:`train` and :func:`write`.
     Under ``torchrun`` every process calls this; only the first writes the output.
     """
     config = config or FinetuneConfig()
     prepared = prepare(train_data, output_dir, config, eval_data, data_options, eval_data_options)
-    run = build_trainer(model, prepared, callbacks)
+    run = build_trainer(model, prepared, callbacks, loss)
     result = train(prepared, run)
     if run.is_main:
         write(model, prepared, run, result, eval_data)

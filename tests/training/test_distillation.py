@@ -132,3 +132,31 @@ def test_a_distillation_run_trains_and_records_the_loss(splade_tiny, tmp_path, k
 def test_loss_settings_are_refused_by_flag(overrides, message):
     with pytest.raises(SembridgeError, match=message):
         FinetuneConfig(**overrides)
+
+
+def test_any_sparse_loss_can_be_given_from_python(splade_tiny, tmp_path, en_pairs):
+    from sentence_transformers.sparse_encoder.losses import SparseMultipleNegativesRankingLoss, SpladeLoss
+
+    calls = []
+
+    class Recording(SparseMultipleNegativesRankingLoss):
+        def compute_loss_from_embeddings(self, embeddings, labels):
+            calls.append(len(embeddings))
+            return super().compute_loss_from_embeddings(embeddings, labels)
+
+    def build(model):
+        return SpladeLoss(model, loss=Recording(model, scale=5.0), document_regularizer_weight=0.0,
+                          query_regularizer_weight=0.0)  # fmt: skip
+
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(json.dumps({"query": q, "positive": p}) + "\n" for q, p in en_pairs[:16]))
+    config = FinetuneConfig(
+        max_steps=2, batch_size=8, max_length=32, device="cpu", logging_steps=1, save_steps=1000,
+        stats_sample_size=8, show_progress=False,
+    )  # fmt: skip
+    finetune(str(splade_tiny), data, tmp_path / "out", config, loss=build)
+    assert calls == [2, 2]  # the given loss ran each step, on queries and positives
+    report = json.loads((tmp_path / "out" / "sembridge_finetune.json").read_text(encoding="utf-8"))
+    assert report["loss"] == "SpladeLoss(Recording)"
+    with pytest.raises(SembridgeError, match="loss= must give a torch module, got str"):
+        finetune(str(splade_tiny), data, tmp_path / "out2", config, loss=lambda model: "kl")
