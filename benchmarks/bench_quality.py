@@ -92,6 +92,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Any:
         "--doc-reg", type=float, default=SMALL_MODEL["doc_reg"], help="FLOPs weight, documents"
     )
     parser.add_argument("--batch-size", type=int, default=SMALL_MODEL["batch_size"])
+    parser.add_argument(
+        "--paragraph-groups",
+        action="store_true",
+        help="finetune --paragraph-groups: no two pairs whose positives share a paragraph in one batch",
+    )
     parser.add_argument("--seed", type=int, default=SMALL_MODEL["seed"])
     parser.add_argument(
         "--dev",
@@ -272,6 +277,7 @@ def train_with_curve(
         stats_sample_size=64,
         overwrite=True,
         show_progress=False,
+        paragraph_groups=args.paragraph_groups,
     )
     finetune(str(model_dir), train, out, config, callbacks=[Curve()])
     return curve
@@ -342,7 +348,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sorted({max(1, round(steps * (i + 1) / args.points)) for i in range(args.points)}) if steps else []
     )
     settings = {**SMALL_MODEL, "steps": steps, "learning_rate": args.lr, "query_reg": args.query_reg,
-                "doc_reg": args.doc_reg, "batch_size": args.batch_size, "seed": args.seed}  # fmt: skip
+                "doc_reg": args.doc_reg, "batch_size": args.batch_size, "seed": args.seed,
+                "paragraph_groups": args.paragraph_groups}  # fmt: skip
     console.print(f"settings: {settings}; evaluated at steps {', '.join(map(str, [0, *points]))}")
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="sembridge-quality-"))
     figures: dict[str, Any] = {"machine": machine, "settings": settings, "dev": args.dev, "languages": {}}

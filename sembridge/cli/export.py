@@ -95,9 +95,7 @@ def export(
 
       sembridge export -m out/ru-sembridge --format onnx --quantize -o ru-onnx
     """
-    from rich.table import Table
-
-    from sembridge.cli.output import print_json
+    from sembridge.cli.output import print_json, print_summary_table
     from sembridge.encoding.pruning import Pruning
     from sembridge.export import WRITERS
     from sembridge.export.pipeline import export as run_export
@@ -129,9 +127,6 @@ def export(
         for name in sorted(p.name for p in Path(output).glob("*.onnx")):
             console.print(f"  {name}", highlight=False)
         return
-    table = Table(title=f"Exported {summary['documents']:,} documents to {output}", title_justify="left")
-    table.add_column("")
-    table.add_column("value", justify="right")
     rows = [
         ("format", WRITERS[fmt].label),
         ("files", f"{summary['files']:,}"),
@@ -146,9 +141,7 @@ def export(
         rows.append(("Seismic class", summary["seismic_index"]))
     if "queries" in summary:
         rows.append(("queries", f"{summary['queries']:,}"))
-    for key, value in rows:
-        table.add_row(key, value)
-    console.print(table)
+    print_summary_table(f"Exported {summary['documents']:,} documents to {output}", rows)
     console.print(f"Index it: {WRITERS[fmt].index_command(output)}", highlight=False, soft_wrap=True)
 
 

@@ -91,13 +91,10 @@ def mine(
 
       sembridge mine -d pairs.jsonl -t ./ru-tokenizer -b multilingual-e5-small --negatives 3 -o mined.jsonl
     """
-    from rich.table import Table
-
     from sembridge.data import load_corpus, load_pairs
     from sembridge.device import resolve_device
     from sembridge.errors import SembridgeError
     from sembridge.loading import load_bridge, load_tokenizer
-    from sembridge.log import console
     from sembridge.training.mining import MineSettings
     from sembridge.training.mining import mine as run_mine
 
@@ -120,15 +117,12 @@ def mine(
         show_progress=not (quiet or json_output),
         names={"tokenizer": str(tokenizer), "dense": str(dense), "data": str(data), "corpus": str(corpus)},
     )
-    if json_output:
-        from sembridge.cli.output import print_json
+    from sembridge.cli.output import print_json, print_summary_table
 
+    if json_output:
         print_json(summary.to_dict())
         return
-    table = Table(title=f"Wrote {summary.rows:,} n-tuples to {output}", title_justify="left")
-    table.add_column("")
-    table.add_column("value", justify="right")
-    for label, value in (
+    rows = (
         ("pairs read", f"{summary.pairs:,}"),
         ("corpus documents", f"{summary.corpus:,}"),
         ("negatives per row", f"{negatives}"),
@@ -138,9 +132,8 @@ def mine(
         ("queries short of negatives (left out)", f"{summary.queries_short_of_negatives:,}"),
         ("teacher scores the positive above negative_1", f"{summary.teacher_prefers_positive:.1%}"),
         ("from the cache", "yes" if summary.cached else "no"),
-    ):
-        table.add_row(label, value)
-    console.print(table)
+    )
+    print_summary_table(f"Wrote {summary.rows:,} n-tuples to {output}", rows)
 
 
 def register(app: typer.Typer) -> None:

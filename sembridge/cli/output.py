@@ -16,6 +16,20 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
+def print_summary_table(title: str, rows: Any) -> None:
+    """A two-column table (what, value) under a left-aligned title: what a writing command did."""
+    from rich.table import Table
+
+    from sembridge.log import console
+
+    table = Table(title=title, title_justify="left")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    for label, value in rows:
+        table.add_row(label, value)
+    console.print(table)
+
+
 # Method details worth a line in the summary table, when the method reports them.
 SUMMARY_INFO = (
     "std",

@@ -79,11 +79,9 @@ def pairs(
 
       sembridge pairs pages.jsonl --format titled --mode title -o pairs.jsonl --language zh
     """
-    from rich.table import Table
 
     from sembridge.data.make_pairs import PairFilter, make_pairs
     from sembridge.io import check_output_location
-    from sembridge.log import console
 
     check_output_location(output)  # before reading the inputs
     summary = make_pairs(
@@ -102,21 +100,15 @@ def pairs(
         limit=limit,
         overwrite=overwrite,
     )
-    if json_output:
-        from sembridge.cli.output import print_json
+    from sembridge.cli.output import print_json, print_summary_table
 
+    if json_output:
         print_json(summary.to_dict())
         return
-    table = Table(title=f"Wrote {summary.written:,} pairs to {output}", title_justify="left")
-    table.add_column("")
-    table.add_column("value", justify="right")
-    table.add_row("documents", f"{summary.documents:,}")
-    table.add_row("candidate pairs", f"{summary.candidates:,}")
-    for kind, count in sorted(summary.by_kind.items()):
-        table.add_row(f"kept: {kind}", f"{count:,}")
-    for reason, count in sorted(summary.dropped.items()):
-        table.add_row(f"dropped: {reason}", f"{count:,}")
-    console.print(table)
+    rows = [("documents", f"{summary.documents:,}"), ("candidate pairs", f"{summary.candidates:,}")]
+    rows += [(f"kept: {kind}", f"{count:,}") for kind, count in sorted(summary.by_kind.items())]
+    rows += [(f"dropped: {reason}", f"{count:,}") for reason, count in sorted(summary.dropped.items())]
+    print_summary_table(f"Wrote {summary.written:,} pairs to {output}", rows)
 
 
 def register(app: typer.Typer) -> None:

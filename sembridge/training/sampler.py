@@ -47,9 +47,8 @@ class ParagraphGroupBatchSampler(DefaultBatchSampler):
         text_columns = [
             c for c in dataset.column_names if c != SCORES_COLUMN and c not in (valid_label_columns or [])
         ]
-        self.texts = [
-            frozenset(str(dataset[c][i]) for c in text_columns) for i in range(len(dataset))
-        ] if text_columns else [frozenset() for _ in range(len(dataset))]  # fmt: skip
+        columns = [dataset[c] for c in text_columns]  # each column read once
+        self.texts = [frozenset(str(column[i]) for column in columns) for i in range(len(dataset))]
         self._length = sum(1 for _ in self._batches(0))
 
     def _batches(self, epoch: int) -> Iterator[list[int]]:

@@ -45,7 +45,7 @@ def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     return {"tmp": tmp, "data": data, "tokenizer": tokenizer_dir, "dense": dense}
 
 
-def run(assets, out: Path, **settings):
+def run(assets, out: Path, corpus=(), **settings):
     from sembridge.loading import load_bridge, load_tokenizer
 
     return mine(
@@ -54,9 +54,14 @@ def run(assets, out: Path, **settings):
         tokenizer=load_tokenizer(str(assets["tokenizer"])),
         dense_model=load_bridge(str(assets["dense"])),
         settings=MineSettings(**{"negatives": 2, "relative_margin": 0.0, **settings}),
+        corpus=corpus,
         cache_dir=assets["tmp"] / "cache",
         show_progress=False,
     )
+
+
+# Extra documents: every combination of three words, so each query has many candidates.
+EXTRA = [f"{a} {b} {c}" for a in WORDS[:6] for b in WORDS[3:9] for c in WORDS[6:10] if len({a, b, c}) == 3]
 
 
 def test_rows_are_n_tuples_with_teacher_scores_that_finetune_reads(assets, tmp_path):
@@ -129,3 +134,34 @@ def test_cli_writes_the_file_prints_the_counts_and_refuses_an_existing_output(as
     assert json.loads(result.stdout)["rows"] == len(out.read_text(encoding="utf-8").splitlines())
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 1 and "exists" in str(again.exception)
+
+
+def test_the_teacher_the_miner_and_the_range_do_what_they_say(assets, tmp_path):
+    from sembridge.evaluation.dense import encode_dense
+    from sembridge.loading import load_bridge
+
+    dense_model = load_bridge(str(assets["dense"]))
+    pairs = load_pairs(assets["data"])
+    documents = sorted(set(pairs["positive"]) | set(EXTRA))
+    queries = encode_dense(dense_model, pairs["query"], "query", show_progress=False)
+    docs = encode_dense(dense_model, documents, "document", show_progress=False)
+    cosine = queries @ docs.T
+
+    # --teacher dense: the scores are the cosines; --miner dense: ranks 2.. of the cosine order.
+    run(assets, tmp_path / "d.jsonl", EXTRA, teacher="dense", miner="dense", negatives=1, range_min=2)
+    for line in (tmp_path / "d.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        i = pairs["query"].index(row["query"])
+        j = documents.index(row["negative_1"])
+        assert row["scores"][1] == pytest.approx(float(cosine[i, j]), abs=1e-5)
+        order = [k for k in np.argsort(-cosine[i], kind="stable")]
+        assert order.index(j) >= 2  # the miner's first two ranks are skipped
+    # --bm25-weight moves the fused teacher between the two systems.
+    low = run(assets, tmp_path / "w0.jsonl", EXTRA, bm25_weight=0.0, negatives=1)
+    high = run(assets, tmp_path / "w1.jsonl", EXTRA, bm25_weight=1.0, negatives=1)
+    assert low.rows and high.rows
+    first = [
+        json.loads(x)["scores"] for x in (tmp_path / "w1.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert all(0 <= s <= 1 + 1e-6 for scores in first for s in scores)  # BM25 over its per-query maximum
+    assert (tmp_path / "w0.jsonl").read_text() != (tmp_path / "w1.jsonl").read_text()
