@@ -10,6 +10,7 @@ import torch
 from sembridge.errors import SembridgeError
 from sembridge.init.extend import check_mergeable, merge_tokenizers
 from sembridge.init.pipeline import REPORT_FILE, InitConfig, initialize
+from tests.helpers import bytelevel_tokenizer, sentencepiece_tokenizer, wordpiece_tokenizer
 
 ENGLISH = [
     "the quick brown fox jumps over the lazy dog",
@@ -32,24 +33,6 @@ def extended(tmp_path_factory, splade_tiny, ru_tokenizer, e5_bridge, offline_cac
         show_progress=False,
     )
     return out, initialize(config, output_dir=out)
-
-
-def _wordpiece(vocab: list[str]):
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    backend = Tokenizer(models.WordPiece({t: i for i, t in enumerate(specials + vocab)}, unk_token="[UNK]"))
-    backend.normalizer = normalizers.BertNormalizer(lowercase=False, strip_accents=False)
-    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    return PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-    )
 
 
 def test_english_gets_the_source_ids_and_the_source_vector(extended, splade_tiny):
@@ -125,7 +108,7 @@ def test_ascii_only_target_pieces_are_left_out(splade_tiny):
 
     source = AutoTokenizer.from_pretrained(splade_tiny)
     # "googlex" would win WordPiece's longest match inside "googlexample"; "##блок" cannot.
-    target = _wordpiece(["googlex", "##xq", "блок", "##блок", "Блок", "the"])
+    target = wordpiece_tokenizer(["googlex", "##xq", "блок", "##блок", "Блок", "the"])
     extended = merge_tokenizers(source, target)
     assert extended.pieces == ["блок", "##блок"]
     assert extended.dropped["ascii only"] == 2
@@ -138,30 +121,18 @@ def test_ascii_only_target_pieces_are_left_out(splade_tiny):
 
 
 def test_sentencepiece_and_byte_level_targets_are_refused(splade_tiny):
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+    from transformers import AutoTokenizer
 
     source = AutoTokenizer.from_pretrained(splade_tiny)
-    unigram = Tokenizer(models.Unigram([("<unk>", 0.0), ("▁блок", -1.0), ("а", -2.0)], unk_id=0))
-    unigram.pre_tokenizer = pre_tokenizers.Metaspace()
-    sentencepiece = PreTrainedTokenizerFast(tokenizer_object=unigram, unk_token="<unk>")
     with pytest.raises(SembridgeError, match="cannot extend a WordPiece vocabulary with SentencePiece"):
-        check_mergeable(source, sentencepiece)
-    bpe = Tokenizer(models.BPE({"a": 0, "b": 1, "ab": 2}, [("a", "b")]))
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel()
-    byte_level = PreTrainedTokenizerFast(tokenizer_object=bpe)
+        check_mergeable(source, sentencepiece_tokenizer(["▁блок", "а"]))
     with pytest.raises(SembridgeError, match="with byte-level BPE pieces faithfully") as info:
-        check_mergeable(source, byte_level)
+        check_mergeable(source, bytelevel_tokenizer(["a", "b", "ab"]))
     assert "leave out --extend" in info.value.hint
 
 
 def test_refused_before_any_heavy_work(tmp_path, splade_tiny):
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    unigram = Tokenizer(models.Unigram([("<unk>", 0.0), ("▁блок", -1.0)], unk_id=0))
-    unigram.pre_tokenizer = pre_tokenizers.Metaspace()
-    PreTrainedTokenizerFast(tokenizer_object=unigram, unk_token="<unk>").save_pretrained(tmp_path / "sp")
+    sentencepiece_tokenizer(["▁блок"]).save_pretrained(tmp_path / "sp")
     config = InitConfig(str(splade_tiny), str(tmp_path / "sp"), method="mean", extend=True)
     with pytest.raises(SembridgeError, match="cannot extend"):
         initialize(config, output_dir=tmp_path / "out")
