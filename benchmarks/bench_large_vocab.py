@@ -90,8 +90,11 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         max_position_embeddings=max(512, args.length),
     )
     with tempfile.TemporaryDirectory(prefix="sembridge-bench-vocab-") as tmp:
+        # A tokenizer of the vocabulary's size (the words, then filler pieces): a model folder
+        # whose tokenizer is far smaller than its vocabulary is refused when it is loaded.
+        pieces = [*WORDS, *(f"piece{i}" for i in range(vocab - 5 - len(WORDS)))]
         save_sparse_encoder(
-            BertForMaskedLM(config), wordpiece_tokenizer(WORDS), tmp, max_seq_length=args.length
+            BertForMaskedLM(config), wordpiece_tokenizer(pieces), tmp, max_seq_length=args.length
         )
         budget = args.budget_mb * 1024 * 1024 if mode == "bounded" else None
         encoder = load_encoder(tmp, "cpu", logits_budget=budget)

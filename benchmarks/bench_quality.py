@@ -101,7 +101,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Any:
     parser.add_argument(
         "--dev",
         action="store_true",
-        help="evaluate on a dev split of the training pairs (10%%, held out from training) instead of "
+        help="evaluate on a dev split of the training pairs (10%%, held out from training with every pair "
+        "sharing a query, a positive or a paragraph with it) instead of "
         "the test set: what the small model's settings were chosen on",
     )
     parser.add_argument("--no-baselines", action="store_true", help="skip the BM25 and dense rows")
@@ -118,6 +119,23 @@ def parse_args(argv: Sequence[str] | None = None) -> Any:
 
 # ----------------------------------------------------------------------------------------------
 # Data
+
+
+def apart_from(
+    held_out: Sequence[tuple[str, str]], pairs: Sequence[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """``pairs`` without those that share a query, a positive or a paragraph with ``held_out``:
+    a dev score then measures pages the model has not been trained on, as the test set does."""
+    from sembridge.data.pairs import paragraph_keys
+
+    queries = {q for q, _ in held_out}
+    positives = {p for _, p in held_out}
+    paragraphs = set().union(*(paragraph_keys(p) for _, p in held_out))
+    return [
+        (q, p)
+        for q, p in pairs
+        if q not in queries and p not in positives and not paragraph_keys(p) & paragraphs
+    ]
 
 
 def load_language(lang: str, quick: bool, dev: bool, seed: int) -> tuple[Any, Any, Path]:
@@ -139,8 +157,9 @@ def load_language(lang: str, quick: bool, dev: bool, seed: int) -> tuple[Any, An
         order = list(range(len(pairs)))
         random.Random(seed).shuffle(order)
         cut = max(1, len(pairs) // 10)
-        evaluation = pairs_dataset([pairs[i] for i in order[:cut]], name=f"{lang}-dev")
-        pairs = [pairs[i] for i in order[cut:]]
+        held_out = [pairs[i] for i in order[:cut]]
+        evaluation = pairs_dataset(held_out, name=f"{lang}-dev")
+        pairs = apart_from(held_out, [pairs[i] for i in order[cut:]])
     else:
         evaluation = load_retrieval_data(folder / "test", split="test")
     if quick:

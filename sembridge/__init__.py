@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sembridge.errors import ModelLoadError, OutputExistsError, SembridgeError
+from sembridge.errors import ModelLoadError, OutputExistsError, SembridgeError, UsageError
 from sembridge.lazy import lazy_exports
 from sembridge.version import __version__
 
@@ -60,6 +60,7 @@ __all__ = [
     "ModelLoadError",
     "OutputExistsError",
     "SembridgeError",
+    "UsageError",
     "__version__",
     "evaluate",
     "export",

@@ -1,4 +1,5 @@
-"""Errors that the CLI turns into one line, a hint and exit status 1; interrupts (130, 143)."""
+"""Errors that the CLI turns into one line and a hint: exit status 1, or 2 for a bad option value
+(:class:`UsageError`); interrupts (130, 143)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,16 @@ class SembridgeError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class UsageError(SembridgeError):
+    """An option's value is out of range or malformed (``--alpha 0.5``, ``--lr 0``), or options
+    that do not go together (``--dev-data`` without ``--alpha auto``).
+
+    The CLI prints it like any :class:`SembridgeError` (one line, then the hint) but exits with
+    status 2, as for Typer's own range checks (``min=1``); library callers that catch
+    :class:`SembridgeError` catch it too.
+    """
 
 
 class ModelLoadError(SembridgeError):

@@ -7,9 +7,13 @@ This module owns every atomic write of the package:
 - :func:`atomic_file`: one file (a report, a plot, a cache entry) written to a temporary name
   beside its destination and moved into place with ``os.replace``;
 
-so a failure never leaves a half-written output behind. :func:`check_output_dir` and
-:func:`check_output_location` refuse, before any heavy work, an output that exists or that
-cannot be written (a parent that is a file, a read-only folder).
+so a failure never leaves a half-written output behind. :func:`check_output_dir`,
+:func:`check_output_file` and :func:`check_output_location` refuse, before any heavy work, an
+output that exists or that cannot be written (a parent that is a file, a read-only folder);
+given the command's inputs, the first two also refuse an output that is, contains or lies inside
+one of them (:func:`check_apart`), so ``--overwrite`` never deletes what the run reads.
+A write that fills the disk (or the quota) is reported as :class:`DiskFullError`, naming the
+file being written.
 
 Temporary names carry their owner (``.OUT.tmp-<host>-<pid>-<random>``, ``.OUT.old-...``): a run
 that finds its own kind of temporary left by a process that is gone (killed) removes it
@@ -28,7 +32,7 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -38,10 +42,14 @@ from sembridge.errors import OutputExistsError, SembridgeError
 logger = logging.getLogger("sembridge")
 
 
-def check_output_dir(path: str | Path, overwrite: bool) -> Path:
+Inputs = Mapping[str, "str | Path | Iterable[str | Path] | None"]
+
+
+def check_output_dir(path: str | Path, overwrite: bool, inputs: Inputs | None = None) -> Path:
     """Refuse an existing output folder unless ``overwrite``, or one that cannot be written;
-    call before any heavy work."""
+    call before any heavy work. ``inputs``: what the run reads (:func:`check_apart`)."""
     path = Path(path)
+    check_apart(path, inputs or {})
     if path.exists() and not overwrite:
         raise OutputExistsError(
             f"output folder '{path}' already exists",
@@ -53,6 +61,54 @@ def check_output_dir(path: str | Path, overwrite: bool) -> Path:
         )
     check_output_location(path)
     return path
+
+
+def check_output_file(
+    path: str | Path, overwrite: bool, what: str = "output file", inputs: Inputs | None = None
+) -> Path:
+    """Refuse an existing file unless ``overwrite`` (and refuse a folder); call before heavy work.
+    ``inputs``: what the run reads (:func:`check_apart`)."""
+    path = Path(path)
+    check_apart(path, inputs or {}, what=what)
+    if path.exists() and path.is_dir():
+        raise SembridgeError(f"{what} '{path}' is a folder", hint="give a file name, e.g. report.json")
+    if path.exists() and not overwrite:
+        raise OutputExistsError(
+            f"{what} '{path}' already exists", hint="choose another name, or pass --overwrite to replace it"
+        )
+    return check_output_location(path)  # a parent that is a file, a folder that cannot be written
+
+
+def check_apart(output: str | Path, inputs: Inputs, what: str = "output") -> None:
+    """Refuse an ``output`` that is, contains or lies inside one of ``inputs``.
+
+    ``inputs`` maps what each input is ("model", "corpus", "cache", ...) to its path, a list of
+    paths, or None. Only inputs that exist on disk count (a hub id is not a path); both sides are
+    compared with symbolic links resolved. Writing an output replaces (``--overwrite``) or fills
+    its folder, so an output equal to an input or above it would delete the input, and one inside
+    an input folder would change it.
+    """
+    out = Path(os.path.realpath(output))
+    for role, value in inputs.items():
+        values = [value] if value is None or isinstance(value, (str, Path)) else list(value)
+        for given in values:
+            if given is None or str(given) == "" or not os.path.lexists(given):
+                continue
+            source = Path(os.path.realpath(given))
+            if out == source:
+                relation = "is"
+            elif out in source.parents:
+                relation = "contains"
+            elif source in out.parents:
+                relation = "lies inside"
+            else:
+                continue
+            raise SembridgeError(
+                f"{what} '{output}' {relation} the {role} '{given}'; writing it would "
+                + ("change" if relation == "lies inside" else "delete")
+                + f" the {role}",
+                hint=f"choose an --output outside the {role}",
+            )
 
 
 def check_output_location(path: str | Path) -> Path:
@@ -180,6 +236,66 @@ def remove_stale_temporaries(
 # Atomic writes
 
 
+_FULL = tuple(getattr(errno, name) for name in ("ENOSPC", "EDQUOT") if hasattr(errno, name))
+# How libraries that do not raise OSError report a full disk (safetensors' Rust IoError): the
+# system's messages for ENOSPC and EDQUOT, or Rust's name for them.
+_FULL_TEXTS = ("no space left on device", "disk quota exceeded", "disc quota exceeded", "storagefull")
+
+
+class DiskFullError(SembridgeError):
+    """The disk (or the user's quota) filled up while ``path`` was being written."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(
+            f"no space left on the device while writing '{path}'",
+            hint="free some space on that disk, or choose an --output on another one",
+        )
+        self.path = str(path)
+
+
+def _disk_full(err: BaseException | None) -> bool:
+    """True when ``err``, or an error it came from, says the disk or the user's quota is full."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno in _FULL:
+            return True
+        if isinstance(err, Exception) and any(text in str(err).lower() for text in _FULL_TEXTS):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
+def _written_name(err: BaseException, tmp: Path, path: Path) -> str:
+    """The file that was being written when ``err`` came, for the output folder ``path`` built in
+    ``tmp``: the one an inner :class:`DiskFullError` or the ``OSError`` names (inside ``tmp``:
+    shown under ``path``), else the file written last in ``tmp``; else ``path`` itself."""
+    named = err.path if isinstance(err, DiskFullError) else getattr(err, "filename", None)
+    if isinstance(named, (str, os.PathLike)):
+        try:
+            inside = Path(os.path.abspath(named)).relative_to(os.path.abspath(tmp))
+        except ValueError:
+            return str(named)  # a file elsewhere (a cache) filled its disk
+        if str(inside) != ".":
+            return str(path / inside)
+    newest = _newest_file(tmp)  # a failed write() names no file: the one written last
+    return str(path / newest.relative_to(tmp)) if newest is not None else str(path)
+
+
+def _newest_file(folder: Path) -> Path | None:
+    """The file under ``folder`` modified last, or None."""
+    newest: tuple[int, Path] | None = None
+    for item in folder.rglob("*"):
+        try:
+            if item.is_file() and not item.is_symlink():
+                stamp = item.stat().st_mtime_ns
+                if newest is None or stamp >= newest[0]:
+                    newest = (stamp, item)
+        except OSError:
+            continue
+    return newest[1] if newest is not None else None
+
+
 @contextmanager
 def atomic_output_dir(path: str | Path, overwrite: bool = False, *, checked: bool = False) -> Iterator[Path]:
     """Yield a temporary folder; on success it replaces ``path``, on failure it is removed.
@@ -198,7 +314,12 @@ def atomic_output_dir(path: str | Path, overwrite: bool = False, *, checked: boo
         check_output_location(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path.parent, path.name)
-    tmp = Path(tempfile.mkdtemp(prefix=temporary_prefix(path.name), dir=path.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=temporary_prefix(path.name), dir=path.parent))
+    except OSError as err:
+        if _disk_full(err):
+            raise DiskFullError(path) from err
+        raise
     try:
         yield tmp
         normal_permissions(tmp, tree=True)  # mkdtemp makes 0700, libraries' temporaries 0600
@@ -206,8 +327,11 @@ def atomic_output_dir(path: str | Path, overwrite: bool = False, *, checked: boo
             _replace_dir(tmp, path)
         else:
             _move_dir(tmp, path)
-    except BaseException:
+    except BaseException as err:
+        full = _disk_full(err) and _written_name(err, tmp, path)  # before the files go
         shutil.rmtree(tmp, ignore_errors=True)
+        if full:
+            raise DiskFullError(full) from err
         raise
 
 
@@ -295,8 +419,10 @@ def atomic_file(path: str | Path, mode: Literal["w", "wb"] = "w") -> Iterator[IO
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(path.parent, path.name)
         fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path.name), dir=path.parent)
-    except OSError:
+    except OSError as err:
         check_output_location(path)  # names the parent that is a file, or the read-only folder
+        if _disk_full(err):
+            raise DiskFullError(path) from err
         raise
     try:
         encoding = "utf-8" if mode == "w" else None
@@ -304,8 +430,10 @@ def atomic_file(path: str | Path, mode: Literal["w", "wb"] = "w") -> Iterator[IO
             yield handle
         normal_permissions(Path(tmp))  # mkstemp makes 0600
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if _disk_full(err) and not isinstance(err, DiskFullError):
+            raise DiskFullError(path) from err
         raise
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from sembridge import hub_access
 from sembridge.errors import ModelLoadError
 from sembridge.registry import lookup, resolve
 
@@ -35,6 +36,20 @@ logger = logging.getLogger("sembridge")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 # The files one of which a loadable model folder holds.
 _MODEL_FILES = ("config.json", "modules.json")
+# The files one of which a tokenizer transformers can load holds (fast, WordPiece, BPE, SentencePiece).
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "vocab.txt",
+    "vocab.json",
+    "sentencepiece.bpe.model",
+    "spiece.model",
+    "tokenizer.model",
+)
+# The names the embedding matrix has in the checkpoints of the masked-LM families.
+_EMBEDDING_SUFFIXES = ("word_embeddings.weight", "tok_embeddings.weight", "embed_tokens.weight")
+# A tokenizer with fewer tokens than this share of the model's rows was not made for it: most
+# rows would never be used, and the ids it does give mean other tokens.
+MIN_TOKENIZER_SHARE = 0.5
 
 
 @dataclass
@@ -143,6 +158,8 @@ def _existing(kind: str, name: str | Path) -> ModelLocation:
     location = locate(name)
     if location.kind == "missing":
         raise load_failure(kind, location)
+    if location.kind == "hub":  # fail at once, not after a minute of retries, without a network
+        hub_access.require_hub(f"{kind} {location.describe()}", location.resolved)
     return location
 
 
@@ -274,6 +291,8 @@ def load_source(name: str, device: Any = "cpu") -> SourceModel:
             f"source {found.describe()} was saved as {', '.join(archs)}, without a masked-LM head",
             hint="a SPLADE encoder is saved as *ForMaskedLM; give such a model as --source",
         )
+    if found.kind == "local" and found.path.is_dir():
+        check_mlm_folder(Path(location), found.name)
     query_dir = _inference_free_query(found.path) if found.kind == "local" and found.path.is_dir() else None
     try:
         model, loading_info = AutoModelForMaskedLM.from_pretrained(location, output_loading_info=True)
@@ -281,6 +300,7 @@ def load_source(name: str, device: Any = "cpu") -> SourceModel:
         query_weights, query_frozen = _query_weights(query_dir) if query_dir else (None, True)
     except Exception as err:
         raise load_failure("source model", found, err) from err
+    check_tokenizer_fits(tokenizer, int(model.config.vocab_size), f"source {found.describe()}")
     if query_weights is not None and query_weights.shape[0] != model.config.vocab_size:
         raise ModelLoadError(
             f"source {found.describe()} has {query_weights.shape[0]} static query weights "
@@ -317,6 +337,15 @@ def load_tokenizer(name: str | Path, kind: str = "target tokenizer") -> Any:
     from transformers import AutoTokenizer
 
     found = _existing(kind, name)
+    if found.kind == "local" and found.path.is_dir():
+        folder = (
+            _transformer_subfolder(found.path)[0] if (found.path / "modules.json").is_file() else found.path
+        )
+        if not any((folder / file).is_file() for file in TOKENIZER_FILES):
+            raise ModelLoadError(
+                f"{kind} folder '{found.name}' has no tokenizer files (none of {', '.join(TOKENIZER_FILES)})",
+                hint="give a folder that tokenizer.save_pretrained() wrote, or a hub id",
+            )
     try:
         tokenizer = AutoTokenizer.from_pretrained(found.target)
     except Exception as err:
@@ -371,6 +400,96 @@ def check_model_folder(path: Path, name: str) -> None:
             f"model folder '{name}' has a config.json but no weights (*.safetensors or *.bin)",
             hint="the folder is incomplete: write it again, or pass another --model",
         )
+    check_mlm_folder(_transformer_subfolder(path)[0], name)
+
+
+def check_mlm_folder(path: Path, name: str) -> None:
+    """Refuse, before loading, a masked-LM folder (a model's, or its MLM module's) that holds no
+    tokenizer files, or whose ``config.json`` gives a ``vocab_size`` its weights do not have.
+
+    transformers would build a tokenizer of a few special tokens for the first (every text
+    becomes ``[UNK]``, and retrieval scores 0 with no error) and, for the second, fail with a size
+    mismatch that points at a report it does not print.
+    """
+    if not any((path / file).is_file() for file in TOKENIZER_FILES):
+        raise ModelLoadError(
+            f"model folder '{name}' has no tokenizer files (none of {', '.join(TOKENIZER_FILES)}"
+            + (f" in '{path}'" if str(path) != str(name) else "")
+            + ")",
+            hint="save the tokenizer into the folder (tokenizer.save_pretrained(folder)), or pass "
+            "the folder sembridge wrote",
+        )
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        return
+    try:
+        vocab_size = json.loads(config_file.read_text(encoding="utf-8")).get("vocab_size")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return  # check_model_folder reports an unreadable config
+    rows = embedding_rows(path)
+    if isinstance(vocab_size, int) and rows is not None and rows != vocab_size:
+        raise ModelLoadError(
+            f"config.json of model folder '{name}' says vocab_size {vocab_size:,}, but its weights "
+            f"have {rows:,} embedding rows",
+            hint="the config and the weights come from different models: write the folder again",
+        )
+
+
+def embedding_rows(path: Path) -> int | None:
+    """The rows of the input embedding matrix in ``path``'s safetensors weights (read from the
+    file header, nothing loaded), or None when there are none to read."""
+    from safetensors import safe_open
+
+    index = path / "model.safetensors.index.json"
+    files: dict[str, Path] = {}
+    try:
+        if index.is_file():
+            weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map", {})
+            files = {key: path / file for key, file in weight_map.items()}
+        elif (path / "model.safetensors").is_file():
+            with safe_open(str(path / "model.safetensors"), framework="pt") as handle:
+                files = {key: path / "model.safetensors" for key in handle.keys()}  # noqa: SIM118
+        for suffix in _EMBEDDING_SUFFIXES:
+            key = next((k for k in files if k.endswith(suffix)), None)
+            if key is not None:
+                with safe_open(str(files[key]), framework="pt") as handle:
+                    return int(handle.get_slice(key).get_shape()[0])
+    except Exception:  # a damaged file: loading reports it
+        return None
+    return None
+
+
+def check_tokenizer_fits(tokenizer: Any, vocab_size: int, what: str) -> None:
+    """Refuse a tokenizer that gives ids past the model's ``vocab_size`` rows (an ``IndexError``
+    on the first such text), or one far smaller than the vocabulary (most rows unused: a
+    tokenizer of another model)."""
+    size = len(tokenizer)
+    if size > vocab_size:
+        raise ModelLoadError(
+            f"the tokenizer of {what} has {size:,} tokens, more than the model's {vocab_size:,} "
+            "vocabulary rows",
+            hint="the tokenizer belongs to another model: save the model's own tokenizer into the folder",
+        )
+    if size < MIN_TOKENIZER_SHARE * vocab_size:
+        raise ModelLoadError(
+            f"the tokenizer of {what} has {size:,} tokens, far fewer than the model's {vocab_size:,} "
+            "vocabulary rows",
+            hint="the tokenizer belongs to another model: save the model's own tokenizer into the folder",
+        )
+
+
+def mlm_config(model: str | Path) -> dict[str, Any] | None:
+    """The ``config.json`` of a local model folder's masked LM (its MLM module's, for a
+    sentence-transformers folder), read without loading anything; None for a hub id or no config."""
+    found = locate(model)
+    if found.kind != "local" or not found.path.is_dir():
+        return None
+    try:
+        folder = _transformer_subfolder(found.path)[0]
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ModelLoadError):
+        return None
+    return config if isinstance(config, dict) else None
 
 
 def check_model_source(model: str | Path) -> str:
@@ -408,6 +527,10 @@ def load_sparse_encoder(
             encoder = SparseEncoder(source, device=str(device), trust_remote_code=trust_remote_code)
         except Exception as err:  # transformers and the hub raise many types
             raise load_failure("model", locate(model), err) from err
+        for module in encoder.modules():  # the MLM of a SPLADE model or of a Router's document side
+            if hasattr(module, "auto_model") and getattr(module, "tokenizer", None) is not None:
+                config = module.auto_model.config
+                check_tokenizer_fits(module.tokenizer, int(config.vocab_size), f"model '{model}'")
     # modules() walks into a Router too: an inference-free model's document route is SPLADE.
     if require_splade and not any(isinstance(module, SpladePooling) for module in encoder.modules()):
         raise ModelLoadError(

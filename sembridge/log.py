@@ -19,10 +19,14 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 # Tables printed to a file or a pipe (a log, `make demo`) are not cut at rich's default 80 columns.
-console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
-console_err = Console(stderr=True)
+# Neither console reads markup: what is printed holds paths, ids and values from the user and the
+# file system (``data/[test].jsonl``, a hint naming ``sembridge[onnx]``), which must show as they
+# are; styled parts are ``rich.text.Text`` objects (:func:`styled`).
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120, markup=False)
+console_err = Console(stderr=True, markup=False)
 logger = logging.getLogger("sembridge")
 
 
@@ -37,10 +41,15 @@ def setup_logging(level: int = logging.INFO) -> None:
     logger.propagate = False
 
 
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """One line of plain text and ``(text, style)`` parts, none of it read as markup."""
+    return Text.assemble(*parts)
+
+
 def progress(disable: bool = False) -> Progress:
     """A rich progress bar on standard error (hidden when ``disable`` or not a terminal)."""
     return Progress(
-        TextColumn("[progress.description]{task.description}"),
+        TextColumn("{task.description}", style="progress.description", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -49,6 +58,42 @@ def progress(disable: bool = False) -> Progress:
         disable=disable,
         transient=False,
     )
+
+
+# Read by huggingface_hub (and transformers through it), datasets and tqdm when they are imported.
+QUIET_ENVIRONMENT = {
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+    "TQDM_DISABLE": "1",
+}
+
+
+def quiet_libraries() -> None:
+    """Hide the progress bars of the libraries sembridge calls: weight loading and downloads
+    (transformers, huggingface_hub), datasets' and any other tqdm bar (``-q``, ``--json``).
+
+    For a command of the CLI: it lasts for the rest of the process. The environment variables of
+    :data:`QUIET_ENVIRONMENT` silence the libraries imported later and the worker processes started
+    later (encoding pools, data-loader workers); those already imported are switched off here.
+    Nothing is imported that was not already.
+    """
+    import warnings
+
+    os.environ.update(QUIET_ENVIRONMENT)
+    with warnings.catch_warnings():  # "HF_HUB_DISABLE_PROGRESS_BARS=0 has priority": -q asked otherwise
+        warnings.simplefilter("ignore")
+        if "huggingface_hub" in sys.modules:
+            from huggingface_hub.utils import disable_progress_bars
+
+            disable_progress_bars()
+        if "transformers" in sys.modules:
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()
+        if "datasets" in sys.modules:
+            import datasets
+
+            datasets.disable_progress_bars()
 
 
 @contextmanager

@@ -42,6 +42,7 @@ __all__ = [
 
 CARD_FILE = "README.md"
 INIT_REPORT = "sembridge_init.json"
+FINETUNE_REPORT = "sembridge_finetune.json"
 _START, _END = "<!-- sembridge:start -->", "<!-- sembridge:end -->"
 _EVAL_HEADING = "## Evaluation"
 _EVAL_START, _EVAL_END = "<!-- sembridge:evaluation:start -->", "<!-- sembridge:evaluation:end -->"
@@ -433,7 +434,7 @@ def update_card_evaluation(
     folder = Path(folder)
     path = folder / CARD_FILE
     if not path.is_file():
-        write_model_card(folder, finetune_report=_read_json(folder / "sembridge_finetune.json"))
+        write_model_card(folder, finetune_report=_read_json(folder / FINETUNE_REPORT))
     text = path.read_text(encoding="utf-8")
     block = evaluation_block(report, model_entry)
     start, end = block[0], block[-1]
@@ -467,8 +468,20 @@ def check_card_models(models: Sequence[Any]) -> list[Path]:
                 f"--update-card needs model folders, and '{model}' is not a local folder",
                 hint="leave --update-card out, or evaluate a local copy of that model",
             )
+        if not written_by_sembridge(found.path):
+            raise SembridgeError(
+                f"--update-card updates only cards that sembridge wrote, and '{model}' holds neither "
+                f"{INIT_REPORT} nor {FINETUNE_REPORT}",
+                hint="leave --update-card out: the results are in the report (--output)",
+            )
         folders.append(found.path)
     return folders
+
+
+def written_by_sembridge(folder: str | Path) -> bool:
+    """Whether ``folder`` was written by ``sembridge init`` or ``finetune`` (it holds their report):
+    only such a card may say how the model was made."""
+    return any((Path(folder) / name).is_file() for name in (INIT_REPORT, FINETUNE_REPORT))
 
 
 def update_cards(report: Mapping[str, Any], folders: Sequence[Path]) -> list[Path]:

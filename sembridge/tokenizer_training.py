@@ -402,7 +402,8 @@ def make_tokenizer(
             hint="use sembridge tokenizer train --vocab-size N, or sembridge tokenizer cut --from TOKENIZER",
         )
     if output_dir is not None:
-        check_output_dir(output_dir, overwrite)  # refuse before any work
+        # Refuse before any work, and an output that is, holds or lies in an input.
+        check_output_dir(output_dir, overwrite, {"text": list(text_files), "tokenizer": cut_from})
     start = time.perf_counter()
     lines = read_corpus(text_files)
     settings: dict[str, Any] = {"text_files": [str(f) for f in text_files], "lines": len(lines)}
@@ -415,6 +416,7 @@ def make_tokenizer(
     else:
         tokenizer = train_tokenizer(lines, int(vocab_size), model=model, lowercase=lowercase)  # type: ignore[arg-type]
         settings.update(action="train", model=model, vocab_size=vocab_size, lowercase=lowercase)
+    check_has_words(tokenizer, text_files)
     coverage = corpus_coverage(tokenizer, lines)
     report = {
         "sembridge_version": __version__,
@@ -430,6 +432,30 @@ def make_tokenizer(
             write_json(tmp / REPORT_FILE, report)
         result.output_dir = Path(output_dir)
     return result
+
+
+def check_has_words(tokenizer: Any, text_files: Sequence[str | Path]) -> None:
+    """Refuse a tokenizer made from ``text_files`` that learned no word piece from them: none of
+    its regular (not special) tokens holds a letter or a digit, so the text held no words (only
+    whitespace, punctuation, symbols or characters the normaliser drops)."""
+    from sembridge.vocab import regular_tokens
+
+    regular = regular_tokens(tokenizer)
+    if any(ch.isalnum() for token in regular for ch in token):
+        return
+    named = ", ".join(f"'{f}'" for f in text_files)
+    what = f"text file {named}" if len(text_files) == 1 else f"text files {named}"
+    special = len(tokenizer.get_vocab()) - len(regular)
+    if regular:
+        shown = ", ".join(repr(t) for t in regular[:5]) + (", ..." if len(regular) > 5 else "")
+        held = f"{special} special token(s) and {len(regular)} without a letter or digit ({shown})"
+    else:
+        held = f"only its {special} special token(s)"
+    raise SembridgeError(
+        f"{what} held no words: the tokenizer made from {'it' if len(text_files) == 1 else 'them'} "
+        f"has {held}",
+        hint="give target-language text, one passage per line",
+    )
 
 
 def _save(tokenizer: Any, folder: Path) -> None:

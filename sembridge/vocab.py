@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
+from sembridge.errors import SembridgeError
+
 logger = logging.getLogger("sembridge")
 
 Scheme = Literal["wordpiece", "sentencepiece", "bytelevel"]
@@ -216,6 +218,30 @@ def vocabulary_size(tokenizer: Any) -> int:
     """Number of rows an embedding matrix needs for this tokenizer (largest id + 1)."""
     vocab = tokenizer.get_vocab()
     return max(vocab.values()) + 1 if vocab else 0
+
+
+def regular_tokens(tokenizer: Any) -> list[str]:
+    """The tokens that are not special (no role, not in ``all_special_ids``) nor ``[unusedN]``, by id."""
+    vocab = tokenizer.get_vocab()
+    special = set(special_roles(tokenizer)) | set(getattr(tokenizer, "all_special_ids", []) or [])
+    return [
+        token
+        for token, token_id in sorted(vocab.items(), key=lambda item: item[1])
+        if token_id not in special and not _UNUSED.match(token)
+    ]
+
+
+def check_regular_tokens(tokenizer: Any, name: Any, kind: str = "target tokenizer") -> None:
+    """Refuse a tokenizer whose vocabulary holds no regular token (only special ones)."""
+    if regular_tokens(tokenizer):
+        return
+    vocab = tokenizer.get_vocab()
+    shown = ", ".join(sorted(vocab, key=vocab.__getitem__)[:8]) + (", ..." if len(vocab) > 8 else "")
+    raise SembridgeError(
+        f"{kind} '{name}' has no regular token: its {len(vocab):,} token(s) are all special ({shown})",
+        hint="give a tokenizer trained on target-language text: "
+        "sembridge tokenizer train --text FILE --vocab-size 8000",
+    )
 
 
 def is_candidate_source(token: VocabToken) -> bool:

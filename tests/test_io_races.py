@@ -278,7 +278,7 @@ def test_output_under_a_file_is_refused_up_front(tmp_path: Path, monkeypatch) ->
         assert "--output" in err.value.hint
     with pytest.raises(SembridgeError, match="'a' is a file, not a folder"), atomic_file("a/b/r.json") as h:
         h.write("x")
-    from sembridge.evaluation.report import check_output_file
+    from sembridge.io import check_output_file
 
     with pytest.raises(SembridgeError, match="'a' is a file, not a folder"):
         check_output_file("a/report.json", overwrite=False)
@@ -337,7 +337,7 @@ def test_non_finite_numbers_are_refused_before_loading(paths, capsys, flags, mes
         at = args.index(flag)
         del args[at : at + 2]
     code, _, err = _run(args, capsys)
-    assert code == 1
+    assert code == 2  # a usage error, like Typer's own range checks
     (line,) = _error_lines(err)
     assert message in line  # not a complaint about the missing source: nothing was loaded
     assert not out.exists()
@@ -375,12 +375,12 @@ def test_init_config_refuses_a_seed_torch_cannot_take():
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ({"learning_rate": float("inf")}, "learning_rate must be a finite number, got inf"),
-        ({"epochs": float("inf")}, "epochs must be a finite number, got inf"),
-        ({"weight_decay": float("nan")}, "weight_decay must be a finite number, got nan"),
-        ({"query_reg": float("nan")}, "query_reg must be a finite number >= 0, got nan"),
-        ({"doc_reg": float("inf")}, "doc_reg must be a finite number >= 0, got inf"),
-        ({"temperature": float("inf")}, "temperature must be a finite number > 0, got inf"),
+        ({"learning_rate": float("inf")}, "--lr must be a finite number, got inf"),
+        ({"epochs": float("inf")}, "--epochs must be a finite number, got inf"),
+        ({"weight_decay": float("nan")}, "--weight-decay must be a finite number, got nan"),
+        ({"query_reg": float("nan")}, "--query-reg must be a finite number >= 0, got nan"),
+        ({"doc_reg": float("inf")}, "--doc-reg must be a finite number >= 0, got inf"),
+        ({"temperature": float("inf")}, "--temperature must be a finite number > 0, got inf"),
     ],
 )
 def test_finetune_config_refuses_non_finite_numbers(setting, message):

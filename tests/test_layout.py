@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "device": 0,
     "registry": 0,
     "io": 0,
+    "hub_access": 0,
     # the file formats, and model folders in and out
     "data": 1,
     "vocab": 1,

@@ -130,9 +130,60 @@ def test_folders_that_are_not_models_are_refused_before_loading(tmp_path: Path, 
     (tmp_path / "corrupt").mkdir()
     (tmp_path / "corrupt" / "config.json").write_text((source_dir / "config.json").read_text())
     (tmp_path / "corrupt" / "model.safetensors").write_bytes(b"not a safetensors file")
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (tmp_path / "corrupt" / name).write_bytes((source_dir / name).read_bytes())
     with pytest.raises(ModelLoadError) as err:
         load_sparse_encoder(tmp_path / "corrupt")
     assert err.value.message.startswith(f"could not load model '{tmp_path / 'corrupt'}': ")
+
+
+def _without_tokenizer(folder: Path) -> Path:
+    from sembridge.loading import TOKENIZER_FILES
+
+    for path in folder.rglob("*"):
+        if path.name in (*TOKENIZER_FILES, "tokenizer_config.json", "special_tokens_map.json"):
+            path.unlink()
+    return folder
+
+
+def test_a_model_folder_without_tokenizer_files_is_refused(sparse_dir: Path, source_dir: Path) -> None:
+    _without_tokenizer(sparse_dir)
+    for load in (check_model_source, load_sparse_encoder):
+        with pytest.raises(ModelLoadError, match="has no tokenizer files .*tokenizer.json, vocab.txt"):
+            load(sparse_dir)
+    with pytest.raises(ModelLoadError, match="tokenizer of model folder .* has no tokenizer files"):
+        load_tokenizer(sparse_dir, kind="tokenizer of model")  # inspect-token's way in
+    _without_tokenizer(source_dir)
+    with pytest.raises(ModelLoadError, match="has no tokenizer files"):
+        load_source(str(source_dir))
+
+
+def test_a_tokenizer_that_does_not_fit_the_vocabulary_is_refused(tmp_path: Path) -> None:
+    from sembridge.loading import save_sparse_encoder
+
+    tokenizer = wordpiece_tokenizer(WORDS)  # 9 tokens
+    save_sparse_encoder(tiny_mlm("bert", 6), tokenizer, tmp_path / "small-model")
+    with pytest.raises(ModelLoadError, match="has 9 tokens, more than the model's 6 vocabulary rows"):
+        load_sparse_encoder(tmp_path / "small-model")
+    save_sparse_encoder(tiny_mlm("bert", 40), tokenizer, tmp_path / "large-model")
+    with pytest.raises(ModelLoadError, match="has 9 tokens, far fewer than the model's 40 vocabulary rows"):
+        load_sparse_encoder(tmp_path / "large-model")
+    save_sparse_encoder(tiny_mlm("bert", 10), tokenizer, tmp_path / "fits")  # one spare row is fine
+    load_sparse_encoder(tmp_path / "fits")
+
+
+def test_a_config_whose_vocab_size_disagrees_with_the_weights_is_refused(sparse_dir: Path) -> None:
+    import json
+
+    from sembridge.loading import embedding_rows
+
+    mlm = next(p.parent for p in sparse_dir.rglob("config.json") if "vocab_size" in p.read_text())
+    rows = embedding_rows(mlm)
+    assert rows == 9
+    config = json.loads((mlm / "config.json").read_text())
+    (mlm / "config.json").write_text(json.dumps({**config, "vocab_size": 12}))
+    with pytest.raises(ModelLoadError, match="says vocab_size 12, but its weights have 9 embedding rows"):
+        check_model_source(sparse_dir)
 
 
 def test_bridge_from_a_folder(tmp_path: Path) -> None:

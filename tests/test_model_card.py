@@ -199,7 +199,8 @@ def _eval_report(source, ndcg):
 def test_update_card_adds_replaces_and_keeps(init_dir, tmp_path):
     folder = tmp_path / "model"
     folder.mkdir()
-    (folder / CARD_FILE).write_text((init_dir / CARD_FILE).read_text(encoding="utf-8"), encoding="utf-8")
+    for name in (CARD_FILE, REPORT_FILE):
+        (folder / name).write_text((init_dir / name).read_text(encoding="utf-8"), encoding="utf-8")
     first = _eval_report("data/ru", 0.2096)
     update_cards(first, check_card_models([str(folder)]))
     card = (folder / CARD_FILE).read_text(encoding="utf-8")
@@ -229,6 +230,19 @@ def test_update_card_refuses_a_hub_id(tmp_path):
         check_card_models(["naver/splade-v3"])
     with pytest.raises(SembridgeError, match="not a local folder"):
         check_card_models([str(tmp_path / "missing")])
+
+
+def test_update_card_refuses_a_folder_sembridge_did_not_write(init_dir, tmp_path):
+    folder = tmp_path / "third-party"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / CARD_FILE).write_text("# Someone's model\n\nTheir own words.\n")
+    with pytest.raises(SembridgeError, match="updates only cards that sembridge wrote") as refused:
+        check_card_models([str(folder)])
+    assert str(folder) in refused.value.message
+    assert (folder / CARD_FILE).read_text() == "# Someone's model\n\nTheir own words.\n"
+    (folder / REPORT_FILE).write_text((init_dir / REPORT_FILE).read_text(encoding="utf-8"), encoding="utf-8")
+    assert check_card_models([str(folder)]) == [folder]
 
 
 def test_outputs_have_the_users_normal_permissions(init_dir):

@@ -147,3 +147,47 @@ def test_cli_json_prints_the_report(text_file, tmp_path, capsys):
     assert printed["coverage"]["vocab_size"] == len(
         json.loads((out / "tokenizer.json").read_text())["model"]["vocab"]
     )
+
+
+NO_WORDS = {
+    "control characters": "\x00\x01 \x02\n\ufffd\n" * 5,  # BERT's normaliser drops them all
+    "punctuation": "!!! ... ,,, ?\n-- ;; :\n" * 5,
+}
+
+
+@pytest.mark.parametrize("model", ["wordpiece", "unigram"])
+@pytest.mark.parametrize("kind", list(NO_WORDS))
+def test_train_refuses_text_without_words(tmp_path, model, kind):
+    path = tmp_path / "no-words.txt"
+    path.write_text(NO_WORDS[kind], encoding="utf-8")
+    out = tmp_path / "tok"
+    with pytest.raises(SembridgeError) as err:
+        make_tokenizer([path], out, vocab_size=100, model=model)
+    message = str(err.value)
+    assert message.startswith(f"text file '{path}' held no words: the tokenizer made from it has ")
+    assert "\n" not in message and not out.exists()
+
+
+def test_train_without_words_names_every_file_and_the_cli_exits_1(tmp_path, capsys):
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text(NO_WORDS["control characters"], encoding="utf-8")
+    second.write_text("\x00\n", encoding="utf-8")
+    with pytest.raises(SembridgeError) as err:
+        make_tokenizer([first, second], vocab_size=100)
+    assert str(err.value) == (
+        f"text files '{first}', '{second}' held no words: the tokenizer made from them has only its "
+        "5 special token(s)"
+    )
+    out = tmp_path / "tok"
+    with pytest.raises(SystemExit) as done:
+        main(["tokenizer", "train", "--text", str(first), "--vocab-size", "100", "-o", str(out)])
+    assert done.value.code == 1
+    assert f"text file '{first}' held no words" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_one_word_is_enough(tmp_path):
+    path = tmp_path / "one.txt"
+    path.write_text("!!! ... кот ,,,\n" * 5, encoding="utf-8")
+    result = make_tokenizer([path], vocab_size=100)
+    assert "кот" in result.tokenizer.get_vocab() or "к" in result.tokenizer.get_vocab()

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import pytest
+
+from sembridge.errors import SembridgeError
 from sembridge.vocab import (
     CanonicalToken,
     MatchOptions,
     canonical_form,
+    check_regular_tokens,
     detect_scheme,
     find_overlap,
     is_candidate_source,
+    regular_tokens,
     special_roles,
     vocab_tokens,
 )
@@ -114,3 +119,22 @@ def test_surface_and_candidates():
     assert not is_candidate_source(tokens["[CLS]"])
     assert not is_candidate_source(tokens["[unused3]"])
     assert is_candidate_source(tokens["##ing"])
+
+
+def test_regular_tokens_and_a_tokenizer_of_special_tokens_only():
+    assert regular_tokens(wordpiece_tokenizer(["a", "##b", "[unused0]"])) == ["a", "##b"]
+    assert regular_tokens(sentencepiece_tokenizer(["▁x"])) == ["▁x"]
+    check_regular_tokens(wordpiece_tokenizer(["a"]), "tok")  # one regular token is enough
+    for tokenizer in (
+        wordpiece_tokenizer([]),
+        sentencepiece_tokenizer([]),
+        wordpiece_tokenizer(["[unused1]"]),
+    ):
+        with pytest.raises(SembridgeError, match=r"^target tokenizer 'tok' has no regular token: its \d"):
+            check_regular_tokens(tokenizer, "tok")
+    with pytest.raises(SembridgeError) as err:
+        check_regular_tokens(wordpiece_tokenizer([]), "tok")
+    assert str(err.value) == (
+        "target tokenizer 'tok' has no regular token: its 5 token(s) are all special "
+        "([PAD], [UNK], [CLS], [SEP], [MASK])"
+    )

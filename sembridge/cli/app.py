@@ -58,17 +58,47 @@ _register()
 TRACEBACK_ENV = "SEMBRIDGE_TRACEBACK"
 
 
+def keep_flags_whole() -> None:
+    """In ``--help``, flags show whole at any terminal width (not ``--position-awa…``): the help
+    text beside them wraps instead.
+
+    Typer lays out an options panel as a rich table (``typer.rich_utils.Table``) whose columns all
+    shrink alike when the terminal is narrow. That name is set to a table whose columns, but the
+    last two (type and help), never wrap, so rich takes the width from the help text. A commands
+    panel (name, description) is laid out as before. Idempotent.
+    """
+    import typer.rich_utils
+    from rich.table import Table
+
+    if getattr(typer.rich_utils.Table, "keeps_flags_whole", False):
+        return
+
+    class FlagsWholeTable(Table):
+        keeps_flags_whole = True
+
+        def add_row(self, *renderables: Any, **options: Any) -> None:
+            super().add_row(*renderables, **options)
+            for column in self.columns[:-2]:  # required mark, flags, short flags, --no- flags
+                column.no_wrap = True
+
+    typer.rich_utils.Table = FlagsWholeTable  # type: ignore[misc]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; known errors become one line plus a hint and exit status 1.
 
-    Usage errors get Typer's usage message (the option's flag, the rule) and exit status 2.
+    Usage errors get Typer's usage message (the option's flag, the rule) and exit status 2; an
+    option value that sembridge itself refuses as out of range or malformed
+    (:class:`~sembridge.errors.UsageError`, ``--alpha 0.5``) gets its one line and hint, and
+    exit status 2 too.
     SIGINT and SIGTERM stop the command with one line saying what was interrupted and exit
     status 130 or 143. Set SEMBRIDGE_TRACEBACK=1 to see the full traceback instead.
     """
-    from sembridge.errors import Interrupted, SembridgeError
-    from sembridge.log import console_err, setup_logging
+    from sembridge.errors import Interrupted, SembridgeError, UsageError
+    from sembridge.log import console_err, setup_logging, styled
 
     setup_logging()
+    keep_flags_whole()
     args = sys.argv[1:] if argv is None else list(argv)
     try:
         with _signals_interrupt():
@@ -80,21 +110,25 @@ def main(argv: list[str] | None = None) -> None:
     except SembridgeError as err:
         if os.environ.get(TRACEBACK_ENV):
             raise
-        console_err.print(f"[bold red]Error:[/] {err.message}", highlight=False, soft_wrap=True)
+        console_err.print(styled(("Error:", "bold red"), f" {err.message}"), highlight=False, soft_wrap=True)
         if err.hint:
-            console_err.print(f"[dim]Hint:[/] {err.hint}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+            console_err.print(styled(("Hint:", "dim"), f" {err.hint}"), highlight=False, soft_wrap=True)
+        sys.exit(2 if isinstance(err, UsageError) else 1)
     except Interrupted as stop:
         console_err.print(
-            f"[bold red]Interrupted:[/] {interrupted_line(args, stop)}", highlight=False, soft_wrap=True
+            styled(("Interrupted:", "bold red"), f" {interrupted_line(args, stop)}"),
+            highlight=False,
+            soft_wrap=True,
         )
         sys.exit(stop.exit_code)
     except Exception as err:  # anything unexpected
         if os.environ.get(TRACEBACK_ENV):
             raise
         logging.getLogger("sembridge").debug("unexpected error", exc_info=True)
-        console_err.print(f"[bold red]Error:[/] {type(err).__name__}: {err}", highlight=False, soft_wrap=True)
-        console_err.print(f"[dim]Hint:[/] set {TRACEBACK_ENV}=1 for the full traceback.")
+        console_err.print(
+            styled(("Error:", "bold red"), f" {type(err).__name__}: {err}"), highlight=False, soft_wrap=True
+        )
+        console_err.print(styled(("Hint:", "dim"), f" set {TRACEBACK_ENV}=1 for the full traceback."))
         sys.exit(1)
 
 

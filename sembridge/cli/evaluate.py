@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sembridge.cli.options import BatchSize, EncodeDevices, JsonOutput, MaxLength, Processes
+from sembridge.cli.options import BatchSize, EncodeDevices, JsonOutput, MaxLength, Processes, Quiet
 
 Models = Annotated[
     list[str] | None,
@@ -133,6 +133,7 @@ def evaluate(
     bm25_tokenizer: BM25Tokenizer = None,
     dense: Dense = None,
     update_card: UpdateCard = False,
+    quiet: Quiet = False,
     json_output: JsonOutput = False,
 ) -> None:
     """Evaluate sparse encoders: nDCG@10, R@100, RR@10, active terms and FLOPs, side by side.
@@ -155,8 +156,12 @@ def evaluate(
 
       sembridge evaluate -m out/ru-sembridge --data data/miracl-ru --split dev --update-card
     """
+    from sembridge.log import quiet_libraries
+
+    if quiet or json_output:
+        quiet_libraries()  # before the libraries are imported: they read its settings then
     from sembridge.encoding.pruning import parse_values
-    from sembridge.errors import SembridgeError
+    from sembridge.errors import UsageError
     from sembridge.evaluation.metrics import DEFAULT_METRICS, parse_metrics
     from sembridge.evaluation.pipeline import evaluate as run_evaluation
     from sembridge.evaluation.report import results_table
@@ -164,7 +169,7 @@ def evaluate(
 
     model = model or []
     if name and len(name) != len(model):
-        raise SembridgeError(
+        raise UsageError(
             f"{len(name)} --name value(s) for {len(model)} --model value(s)",
             hint="give one --name per --model, in the same order, or none",
         )
@@ -185,7 +190,7 @@ def evaluate(
         per_query=per_query,
         run_files=run_file,
         overwrite=overwrite,
-        show_progress=not json_output,
+        show_progress=not (quiet or json_output),
         drop_unknown=drop_unknown_qrels,
         bm25=bm25,
         bm25_tokenizer=bm25_tokenizer,

@@ -16,6 +16,7 @@ from sembridge.cli.options import (
     OutputDir,
     Overwrite,
     Processes,
+    Quiet,
 )
 
 Corpus = Annotated[
@@ -75,6 +76,7 @@ def export(
     docs_per_file: DocsPerFile = None,
     quantize: Quantize = False,
     overwrite: Overwrite = False,
+    quiet: Quiet = False,
     json_output: JsonOutput = False,
 ) -> None:
     """Export a corpus as sparse vectors for a search engine, or the encoder as an ONNX model.
@@ -95,6 +97,10 @@ def export(
 
       sembridge export -m out/ru-sembridge --format onnx --quantize -o ru-onnx
     """
+    from sembridge.log import quiet_libraries
+
+    if quiet or json_output:
+        quiet_libraries()  # before the libraries are imported: they read its settings then
     from sembridge.cli.output import print_json, print_summary_table
     from sembridge.encoding.pruning import Pruning
     from sembridge.export import WRITERS
@@ -117,7 +123,7 @@ def export(
         max_length=max_length,
         docs_per_file=docs_per_file,
         overwrite=overwrite,
-        show_progress=not json_output,
+        show_progress=not (quiet or json_output),
     )
     if json_output:
         print_json(summary)

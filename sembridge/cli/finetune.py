@@ -70,17 +70,20 @@ def finetune(
 
     [b]Several GPUs[/]: torchrun --nproc_per_node 4 -m sembridge finetune -m ru -d pairs.jsonl -o ft --bf16
     """
-    from sembridge.data import DataOptions
-    from sembridge.errors import Interrupted, SembridgeError
-    from sembridge.training import FinetuneConfig
+    from sembridge.log import quiet_libraries
+
+    values = settings_of(FinetuneConfig, settings)
+    if json_output:  # --json implies --quiet
+        values["show_progress"] = False
+    if not values.get("show_progress", True):
+        quiet_libraries()  # before the libraries are imported: they read its settings then
+    from sembridge.errors import Interrupted, UsageError
     from sembridge.training import finetune as run_finetune
     from sembridge.training.checkpoints import default_checkpoint_dir, resume_note
 
     if bf16 and fp16:
-        raise SembridgeError("--bf16 and --fp16 exclude each other", hint="choose one")
-    config = FinetuneConfig(
-        **settings_of(FinetuneConfig, settings), precision="bf16" if bf16 else "fp16" if fp16 else "fp32"
-    )
+        raise UsageError("--bf16 and --fp16 exclude each other", hint="choose one")
+    config = FinetuneConfig(**values, precision="bf16" if bf16 else "fp16" if fp16 else "fp32")
     options = DataOptions(**settings_of(DataOptions, settings))
     eval_options = dataclasses.replace(options, split=eval_split or options.split, limit=None)
     checkpoint_dir = config.checkpoint_dir

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sembridge.cli.options import Device, JsonOutput, OutputDir, Overwrite, Seed, with_parameters
+from sembridge.cli.options import Device, JsonOutput, OutputDir, Overwrite, Quiet, Seed, with_parameters
 from sembridge.methods import DEFAULT_METHOD, METHODS, MethodOption, options_by_key
 
 BASELINES = "Baseline methods (see --method)"
@@ -96,16 +96,19 @@ def init(
     ] = 1024,
     seed: Seed = 42,
     overwrite: Overwrite = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    quiet: Quiet = False,
     json_output: JsonOutput = False,
     **method_options: Any,
 ) -> None:
     """Run ``sembridge init``; ``method_options`` holds one value (or None) per declared method option."""
+    from sembridge.log import quiet_libraries
+
+    if quiet or json_output:
+        quiet_libraries()  # before the libraries are imported: they read its settings then
     from sembridge.cli.output import print_init_summary, print_json
     from sembridge.init.pipeline import InitConfig, initialize
     from sembridge.io import check_output_dir
 
-    check_output_dir(output, overwrite)
     config = InitConfig(
         source=source,
         target_tokenizer=target_tokenizer,
@@ -116,11 +119,12 @@ def init(
         fuzzy=fuzzy,
         seed=seed,
         chunk_size=chunk_size,
-        show_progress=not quiet,
+        show_progress=not (quiet or json_output),
         extend=extend,
         query_weights=query_weights,
         method_options=method_options,
     )
+    check_output_dir(output, overwrite, config.inputs())
     result = initialize(config, output_dir=output, overwrite=overwrite)
     if json_output:  # the summary and settings of sembridge_init.json (its token records stay in the file)
         print_json({"output": str(output), **{k: result.report[k] for k in ("summary", "settings")}})

@@ -6,13 +6,14 @@ from typing import Annotated
 
 import typer
 
-from sembridge.cli.options import JsonOutput, ModelDir
+from sembridge.cli.options import JsonOutput, ModelDir, Quiet
 
 
 def inspect_token(
     token: Annotated[str, typer.Argument(help="A word or a vocabulary entry of the target tokenizer.")],
     model: ModelDir,
     top: Annotated[int, typer.Option("--top", min=1, help="Source tokens shown per piece.")] = 10,
+    quiet: Quiet = False,
     as_json: JsonOutput = False,
 ) -> None:
     """Show how a target token's row was built: copied from a source token, or combined from several.
@@ -25,33 +26,44 @@ def inspect_token(
 
       sembridge inspect-token --model ru-splade "##ова" --json
     """
+    from sembridge.log import quiet_libraries
+
+    if quiet or as_json:
+        quiet_libraries()  # before the libraries are imported: they read its settings then
     from rich.table import Table
 
     from sembridge.cli.output import print_json
     from sembridge.init.inspection import explain_token
-    from sembridge.log import console
+    from sembridge.log import console, styled
 
     result = explain_token(model, token, top=top)
     if as_json:
         print_json(result)
         return
     pieces = result["pieces"]
-    line = f"[bold]{token}[/] -> {len(pieces)} piece(s), method: {result['method']}"
+    line = f" -> {len(pieces)} piece(s), method: {result['method']}"
     if "alpha" in result:
         auto = " (chosen by --alpha auto)" if result.get("alpha_setting") == "auto" else ""
         line += f", alpha {result['alpha']:g}{auto}"
         line += ", position-aware" if result.get("position_aware") else ""
-    console.print(line, highlight=False)
+    console.print(styled((token, "bold"), line), highlight=False)
+    if result.get("note"):  # a fine-tuned folder: the rows were built so, then trained
+        console.print(f"  {result['note']}", highlight=False, soft_wrap=True)
     for piece in pieces:
         kind = piece.get("kind", "")
         if kind == "copied":
             console.print(
-                f"  [cyan]{piece['token']}[/] (id {piece['id']}): copied from source token "
-                f"[green]{piece['sources'][0][0]}[/] ({piece.get('match', '')} match)",
+                styled(
+                    "  ",
+                    (piece["token"], "cyan"),
+                    f" (id {piece['id']}): copied from source token ",
+                    (piece["sources"][0][0], "green"),
+                    f" ({piece.get('match', '')} match)",
+                ),
                 highlight=False,
             )
             continue
-        header = f"  [cyan]{piece['token']}[/] (id {piece['id']}): {kind}"
+        header = f" (id {piece['id']}): {kind}"
         if "support" in piece:
             header += f", combined from {piece['support']} source token(s)"
             if result.get("position_aware"):
@@ -62,7 +74,7 @@ def inspect_token(
                     header += f" of class {position}"
         elif piece.get("note"):
             header += f": {piece['note']}"
-        console.print(header, highlight=False)
+        console.print(styled("  ", (piece["token"], "cyan"), header), highlight=False)
         if piece.get("sources"):
             table = Table(show_header=True, box=None, padding=(0, 2))
             table.add_column("source token")
@@ -77,12 +89,17 @@ def inspect_text(
     model: ModelDir,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Number of terms shown.")] = 20,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
+    quiet: Quiet = False,
     as_json: JsonOutput = False,
 ) -> None:
     """Show the most activated vocabulary terms of a text's sparse representation.
 
     [b]Example[/]: sembridge inspect-text --model ru-splade "Столица Франции"
     """
+    from sembridge.log import quiet_libraries
+
+    if quiet or as_json:
+        quiet_libraries()  # before the libraries are imported: they read its settings then
     from rich.table import Table
 
     from sembridge.cli.output import print_json

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sembridge.cli.options import BatchSize, CacheDir, Device, JsonOutput
+from sembridge.cli.options import BatchSize, CacheDir, Device, JsonOutput, Quiet
 
 Data = Annotated[
     str,
@@ -54,7 +54,6 @@ Corpus = Annotated[
     ),
 ]
 OverwriteFile = Annotated[bool, typer.Option("--overwrite", help="Replace the output file if it exists.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 
 
 def mine(
@@ -91,18 +90,23 @@ def mine(
 
       sembridge mine -d pairs.jsonl -t ./ru-tokenizer -b multilingual-e5-small --negatives 3 -o mined.jsonl
     """
+    from sembridge.log import quiet_libraries
+
+    if quiet or json_output:
+        quiet_libraries()  # before the libraries are imported: they read its settings then
     from sembridge.data import load_corpus, load_pairs
     from sembridge.device import resolve_device
-    from sembridge.errors import SembridgeError
     from sembridge.loading import load_bridge, load_tokenizer
-    from sembridge.training.mining import MineSettings
+    from sembridge.training.mining import MineSettings, mine_inputs
     from sembridge.training.mining import mine as run_mine
 
     settings = MineSettings(
         miner, teacher, negatives, range_min, range_max, relative_margin, bm25_weight, batch_size
     )
-    if output.exists() and not overwrite:
-        raise SembridgeError(f"output file '{output}' exists", hint="pass --overwrite to replace it")
+    from sembridge.io import check_output_file
+
+    inputs = mine_inputs(data=data, corpus=corpus, tokenizer=tokenizer, dense=dense, cache_dir=cache_dir)
+    check_output_file(output, overwrite, inputs=inputs)  # before any model is loaded
     pairs = load_pairs(data)
     extra = list(load_corpus(corpus).values()) if corpus is not None else []
     summary = run_mine(

@@ -32,6 +32,10 @@ ModelDir = Annotated[
     str, typer.Option("--model", "-m", help="A model folder written by sembridge (or any SPLADE model).")
 ]
 JsonOutput = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+Quiet = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="No progress bars, sembridge's or its libraries' (as with --json)."),
+]
 EncodeDevices = Annotated[
     str,
     typer.Option(

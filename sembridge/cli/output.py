@@ -44,7 +44,6 @@ SUMMARY_INFO = (
 
 def print_init_summary(report: dict, output: Path) -> None:
     """``sembridge init``: overlap, support sizes, decoder, bias and stage timings."""
-    from rich.markup import escape
     from rich.table import Table
 
     from sembridge.log import console
@@ -63,7 +62,7 @@ def print_init_summary(report: dict, output: Path) -> None:
         s = summary["support_size"]
         table.add_row("support size", f"mean {s['mean']:.1f}, median {s['median']:.0f}, max {s['max']}")
     table.add_row("decoder", summary["decoder"])
-    table.add_row("decoder bias", escape(summary["bias"]))
+    table.add_row("decoder bias", summary["bias"])
     info = summary.get("method_info") or {}
     for key in SUMMARY_INFO:
         if key in info:
@@ -75,7 +74,7 @@ def print_init_summary(report: dict, output: Path) -> None:
                 if isinstance(value, float)
                 else str(value)
             )
-            table.add_row(key.replace("_", " "), escape(text))
+            table.add_row(key.replace("_", " "), text)
     if "alpha" in info and isinstance(info["alpha"], float):
         table.add_row("alpha", f"{info['alpha']:g}")
     if info.get("position_aware"):

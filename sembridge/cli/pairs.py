@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sembridge.cli.options import JsonOutput, Seed
+from sembridge.cli.options import JsonOutput, Quiet, Seed
 
 Inputs = Annotated[
     list[Path],
@@ -64,6 +64,7 @@ def pairs(
     seed: Seed = 42,
     limit: Limit = None,
     overwrite: OverwriteFile = False,
+    quiet: Quiet = False,
     json_output: JsonOutput = False,
 ) -> None:
     """Make query/positive training pairs from your own target-language text.
@@ -79,7 +80,10 @@ def pairs(
 
       sembridge pairs pages.jsonl --format titled --mode title -o pairs.jsonl --language zh
     """
+    from sembridge.log import quiet_libraries
 
+    if quiet or json_output:
+        quiet_libraries()  # no bar of its own; the libraries' bars, as for every command
     from sembridge.data.make_pairs import PairFilter, make_pairs
     from sembridge.io import check_output_location
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sembridge.cli.options import JsonOutput, OutputDir, Overwrite
+from sembridge.cli.options import JsonOutput, OutputDir, Overwrite, Quiet
 
 app = typer.Typer(
     help="Make a target tokenizer for `sembridge init --target-tokenizer`: train one on text, or cut a "
@@ -32,6 +32,7 @@ def train(
     ] = "wordpiece",
     lowercase: Annotated[bool, typer.Option("--lowercase", help="Lower-case the text first.")] = False,
     overwrite: Overwrite = False,
+    quiet: Quiet = False,
     json_output: JsonOutput = False,
 ) -> None:
     """Train a WordPiece or Unigram tokenizer of --vocab-size pieces on target-language text.
@@ -42,6 +43,10 @@ def train(
 
       sembridge tokenizer train --text a.txt --text b.txt --model unigram --vocab-size 16000 -o tok
     """
+    from sembridge.log import quiet_libraries
+
+    if quiet or json_output:
+        quiet_libraries()  # before the libraries are imported: they read its settings then
     from sembridge.tokenizer_training import make_tokenizer
 
     result = make_tokenizer(
@@ -61,6 +66,7 @@ def cut(
     text: TextFiles,
     output: OutputDir,
     overwrite: Overwrite = False,
+    quiet: Quiet = False,
     json_output: JsonOutput = False,
 ) -> None:
     """Cut a multilingual tokenizer down to the pieces a target-language text uses.
@@ -70,6 +76,10 @@ def cut(
 
     [b]Example[/]: sembridge tokenizer cut --from intfloat/multilingual-e5-small --text ru.txt -o ru-cut
     """
+    from sembridge.log import quiet_libraries
+
+    if quiet or json_output:
+        quiet_libraries()  # before the libraries are imported: they read its settings then
     from sembridge.tokenizer_training import make_tokenizer
 
     result = make_tokenizer(text, output, cut_from=source, overwrite=overwrite)

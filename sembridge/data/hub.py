@@ -49,8 +49,11 @@ def import_datasets(hub_id: str) -> Any:
 
 def load_hub_split(hub_id: str, config: str | None, split: str) -> Any:
     """One split of a hub data set (``owner/name[:subset]``; ``config`` overrides the subset)."""
+    from sembridge import hub_access
+
     datasets = import_datasets(hub_id)
     repo, subset = split_hub_id(hub_id)
+    hub_access.require_hub(f"the data set '{hub_id}'", repo, repo_type="dataset")
     config = config or subset
     try:
         return datasets.load_dataset(repo, config, split=split)

@@ -36,7 +36,8 @@ from typing import Any
 
 from sembridge.data.columns import BODY_NAMES, KEYWORD_NAMES, TITLE_NAMES, pick_text, pick_value
 from sembridge.data.readers import read_file, read_lines
-from sembridge.errors import OutputExistsError, SembridgeError
+from sembridge.errors import SembridgeError
+from sembridge.io import check_output_file
 
 # Unicode blocks of each language's script (letters outside them count against the share).
 SCRIPT_RANGES: dict[str, tuple[tuple[int, int], ...]] = {
@@ -457,14 +458,7 @@ def make_pairs(
     check_mode(mode)
     if limit is not None and limit < 1:
         raise SembridgeError(f"--limit must be a positive integer, got {limit}")
-    if output.exists() and not overwrite:
-        raise OutputExistsError(
-            f"output file '{output}' already exists", hint="choose another --output, or pass --overwrite"
-        )
-    if output.is_dir():
-        raise SembridgeError(
-            f"output path '{output}' is a folder", hint="give a file name such as pairs.jsonl"
-        )
+    check_output_file(output, overwrite, inputs={"input": list(inputs)})
     documents = list(dedupe_documents(read_documents(inputs, fmt)))
     dropped: Counter[str] = Counter()
     candidates = list(document_pairs(documents, mode, seed, pair_filter.min_query_chars))

@@ -53,8 +53,8 @@ from sembridge.data.columns import (
     pick_column,
 )
 from sembridge.data.readers import Located, read_source
-from sembridge.errors import SembridgeError
-from sembridge.flags import flag
+from sembridge.errors import SembridgeError, UsageError
+from sembridge.flags import declared_flags, flag
 from sembridge.log import logger
 
 if TYPE_CHECKING:
@@ -149,16 +149,16 @@ class DataOptions:
     )
 
     def __post_init__(self) -> None:
+        # Each refusal is a usage error naming the flag that sets the value (--limit, --layout).
+        flags = {name: declared.name for name, declared in declared_flags(DataOptions).items()}
         if self.layout not in LAYOUTS:
-            raise SembridgeError(
-                f"unknown data layout '{self.layout}'", hint=f"use one of: {', '.join(LAYOUTS)}"
-            )
+            raise UsageError(f"{flags['layout']} must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
         if self.limit is not None and self.limit < 1:
-            raise SembridgeError(f"limit must be a positive integer, got {self.limit}.")
+            raise UsageError(f"{flags['limit']} must be a positive integer, got {self.limit}.")
         if self.max_negatives is not None and (
             isinstance(self.max_negatives, bool) or self.max_negatives < 0
         ):
-            raise SembridgeError(f"--max-negatives must be an integer >= 0, got {self.max_negatives!r}.")
+            raise UsageError(f"{flags['max_negatives']} must be an integer >= 0, got {self.max_negatives!r}.")
 
 
 Pairs = dict[str, list[Any]]
@@ -434,6 +434,9 @@ def collect_pairs(records: Iterable[Located], options: DataOptions, source_name:
     columns: _Columns | None = None
     skipped_language = 0
     skipped_no_positive = 0
+    first_seen: dict[tuple[str, str], str] = {}  # (query, positive) -> where it first appeared
+    repeats = 0
+    repeat_example: tuple[str, str, str, str] | None = None  # where, where first, query, positive
     for where, record in records:
         if not isinstance(record, dict):
             raise SembridgeError(
@@ -469,6 +472,11 @@ def collect_pairs(records: Iterable[Located], options: DataOptions, source_name:
                 if columns.negative is not None
                 else None
             )
+        if (query, positive) in first_seen:
+            repeats += 1
+            repeat_example = repeat_example or (where, first_seen[query, positive], query, positive)
+        else:
+            first_seen[query, positive] = where
         queries.append(query)
         positives.append(positive)
         negatives.append(negative)
@@ -489,6 +497,8 @@ def collect_pairs(records: Iterable[Located], options: DataOptions, source_name:
         )
     if skipped_no_positive:
         logger.warning("%s: %d queries without a positive passage skipped", source_name, skipped_no_positive)
+    if repeat_example is not None:
+        _warn_repeats(source_name, repeats, *repeat_example)
     if not queries:
         why = (
             f" ({skipped_language} rows in other languages than '{options.language}')"
@@ -524,6 +534,25 @@ def collect_pairs(records: Iterable[Located], options: DataOptions, source_name:
         data[SCORES_COLUMN] = scores
     logger.info("%s: %d pairs (%s)", source_name, len(queries), ", ".join(data))
     return data
+
+
+def _warn_repeats(source_name: str, count: int, where: str, first: str, query: str, positive: str) -> None:
+    """One warning for the pairs that repeat an earlier pair (the same query and positive)."""
+    name, _, place = first.rpartition(" ")
+    name, _, unit = name.rpartition(" ")
+    if where.startswith(f"{name} {unit} "):  # the same file: "pairs.jsonl line 9 repeats line 2"
+        first = f"{unit} {place}"
+    logger.warning(
+        "%s: %d training pair(s) repeat an earlier pair (the same query and positive), e.g. %s "
+        "repeats %s (%.60r -> %.60r); they are kept: the batch sampler only keeps a repeat out of its "
+        "copy's batch, so fine-tuning trains on each repeat again (remove them to weigh every pair once)",
+        source_name,
+        count,
+        where,
+        first,
+        query,
+        positive,
+    )
 
 
 def _scores(record: dict[str, Any], field: str, count: int, where: str) -> list[float]:

@@ -7,10 +7,10 @@ location, ``"pairs.jsonl line 7"``, ``"pairs.json item 2"``, ``"pairs.parquet ro
     pairs.jsonl line 3: not valid JSON (Expecting value at column 35)
 
 Formats, by file name: ``.jsonl`` (JSON lines), ``.json`` (JSON lines, or one JSON array),
-``.csv`` and ``.tsv`` (a header row names the columns), ``.parquet``; ``.jsonl.gz``,
-``.csv.gz`` and ``.tsv.gz`` are read through gzip. A folder is read as every such file inside
-it (sorted, recursively), or, when it holds ``dataset_info.json`` / ``dataset_dict.json``, as a
-folder written by ``datasets.Dataset.save_to_disk``. A hub data set id (see
+``.csv`` and ``.tsv`` (a header row names the columns; a TSV cell is raw text, ``"`` included),
+``.parquet``; ``.jsonl.gz``, ``.csv.gz`` and ``.tsv.gz`` are read through gzip. A folder is read
+as every such file inside it (sorted, recursively), or, when it holds ``dataset_info.json`` /
+``dataset_dict.json``, as a folder written by ``datasets.Dataset.save_to_disk``. A hub data set id (see
 :mod:`sembridge.data.hub`) is read with ``datasets.load_dataset``.
 """
 
@@ -44,11 +44,14 @@ DATA_SUFFIXES: tuple[str, ...] = (
 
 
 def open_text(path: str | Path) -> io.TextIOBase:
-    """Open a UTF-8 text file for reading, through gzip when its name ends in ``.gz``."""
+    """Open a UTF-8 text file for reading, through gzip when its name ends in ``.gz``.
+
+    A leading byte-order mark (as Windows tools write) is dropped (``utf-8-sig``).
+    """
     path = Path(path)
     if path.name.endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
 
 
 def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
@@ -188,8 +191,11 @@ def _read_json(path: Path) -> Iterator[Located]:
 
 
 def _read_delimited(path: Path, delimiter: str) -> Iterator[Located]:
+    """CSV rows (quotes as in RFC 4180) or TSV rows (a cell is raw text: ``"`` is no quote, so a
+    cell starting with one does not swallow the lines after it), each under the header's names."""
+    tsv = delimiter == "\t"
     with open_text(path) as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
+        reader = csv.reader(handle, delimiter=delimiter, quoting=csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL)
         header: list[str] | None = None
         for row in reader:
             if not any(cell.strip() for cell in row):
@@ -201,7 +207,9 @@ def _read_delimited(path: Path, delimiter: str) -> Iterator[Located]:
             if len(row) > len(header):
                 raise SembridgeError(
                     f"{where}: {len(row)} fields but the header names {len(header)} ({', '.join(header)})",
-                    hint="quote fields that contain the delimiter",
+                    hint="a TSV cell cannot hold a tab: write such texts as CSV or JSON lines"
+                    if tsv
+                    else "quote fields that contain the delimiter",
                 )
             yield where, dict(zip(header, row, strict=False))
 

@@ -22,7 +22,9 @@ Four layouts are read from local paths, and hub data set ids go through the ``da
   ``PaDaS-Lab/webfaq-retrieval:rus``. Needs the ``datasets`` package and a reachable hub.
 
 Every loader ends in :func:`validate_dataset`: qrels naming unknown queries or documents are
-counted and refused (or dropped with ``drop_unknown=True``), and empty corpora are refused.
+counted and refused (or dropped with ``drop_unknown=True``), and empty corpora are refused;
+documents without text and qrels judging one query and document twice, differently, are warned
+about.
 :func:`load_corpus` and :func:`load_queries` read one side alone (for ``sembridge export``).
 """
 
@@ -46,7 +48,7 @@ from sembridge.data.columns import (
 from sembridge.data.hub import is_hub_id, load_hub_config
 from sembridge.data.pairs import DataOptions, has_pair_columns, read_pairs
 from sembridge.data.readers import data_files, first_record, is_data_file, is_saved_dataset, read_file
-from sembridge.data.trec import read_qrels, read_topics
+from sembridge.data.trec import QrelsConflicts, read_qrels, read_topics
 from sembridge.errors import SembridgeError
 from sembridge.log import logger
 
@@ -196,9 +198,12 @@ def load_miracl(folder: Path, split: str = "dev") -> RetrievalDataset:
     for file in topics:
         _merge_unique(queries, read_topics(file), file)
     qrels: dict[str, dict[str, int]] = {}
+    conflicts = QrelsConflicts()  # between files (read_qrels warns of those inside one)
     for file in qrels_files:
         for qid, docs in read_qrels(file).items():
-            qrels.setdefault(qid, {}).update(docs)
+            for did, grade in docs.items():
+                conflicts.add(qrels, qid, did, grade, file.name)
+    conflicts.warn(f"the qrels of '{folder}'")
     return RetrievalDataset(corpus, queries, qrels, folder.name, str(folder), "miracl", split)
 
 
@@ -311,8 +316,11 @@ def load_hub_dataset(hub_id: str, split: str = "test") -> RetrievalDataset:
     }
     query_key, doc_key, score_key = QRELS_NAMES
     qrels: dict[str, dict[str, int]] = {}
-    for row in qrel_rows:
-        qrels.setdefault(str(row[query_key]), {})[str(row[doc_key])] = int(row[score_key])
+    conflicts = QrelsConflicts()
+    for number, row in enumerate(qrel_rows, start=1):
+        where = f"{repo}[qrels] row {number}"
+        conflicts.add(qrels, str(row[query_key]), str(row[doc_key]), int(row[score_key]), where)
+    conflicts.warn(hub_id)
     return RetrievalDataset(corpus, queries, qrels, hub_id, hub_id, "hub", split)
 
 
@@ -325,6 +333,7 @@ def validate_dataset(dataset: RetrievalDataset, drop_unknown: bool = False) -> R
 
     Qrels naming queries or documents that do not exist are counted and refused, unless
     ``drop_unknown`` (then those judgements are dropped and the counts are recorded in ``notes``).
+    Documents with empty text are kept, with a warning (:func:`warn_empty_documents`).
     """
     where = dataset.source or dataset.name or "the data set"
     if not dataset.corpus:
@@ -368,6 +377,7 @@ def validate_dataset(dataset: RetrievalDataset, drop_unknown: bool = False) -> R
             raise SembridgeError(f"no judgement of '{where}' is left after dropping unknown ids")
     if not any(grade > 0 for docs in dataset.qrels.values() for grade in docs.values()):
         raise SembridgeError(f"the qrels of '{where}' mark no document relevant (every grade is <= 0)")
+    warn_empty_documents(dataset.corpus, where)
     unjudged = len(dataset.queries) - len(dataset.qrels)
     if unjudged:
         logger.info(
@@ -444,7 +454,22 @@ def load_corpus(source: str | Path) -> dict[str, str]:
         )
     if not corpus:
         raise SembridgeError(f"the corpus of '{source}' is empty", hint="check the corpus file")
+    warn_empty_documents(corpus, str(source))
     return corpus
+
+
+def warn_empty_documents(corpus: dict[str, str], where: str) -> None:
+    """Warn once when documents of ``corpus`` have no text (empty or white space): they are kept
+    (their ids stay valid in the qrels), but hold nothing a query can match."""
+    empty = [doc_id for doc_id, text in corpus.items() if not text.strip()]
+    if empty:
+        logger.warning(
+            "the corpus of '%s' holds %d document(s) with empty text (e.g. %s); they are kept, but "
+            "hold nothing a query can match",
+            where,
+            len(empty),
+            _examples(empty),
+        )
 
 
 def load_queries(source: str | Path) -> dict[str, str]:

@@ -3,48 +3,96 @@
 - qrels: TREC (``qid Q0 docid grade``), BEIR TSV (``query-id<TAB>corpus-id<TAB>score``, with or
   without its header) or JSON lines with the BEIR names; read into ``{qid: {docid: grade}}``.
   ``ir_measures.read_trec_qrels`` reads only the four-column form and names no line, so the
-  three forms are read here.
+  three forms are read here. A file whose first line holds a tab is split on tabs only (its ids
+  may hold spaces, ``doc 1``); any other on whitespace.
 - topics: ``qid<TAB>query`` per line (the MIRACL topics files).
 - runs: ``qid Q0 docid rank score tag``, written atomically, read with ``ir_measures.read_trec_run``.
+  The columns are separated by spaces, so an id holding whitespace (or an empty one) cannot be
+  written: :func:`check_trec_ids` refuses it, before anything is written.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from sembridge.data.columns import QRELS_NAMES
-from sembridge.data.readers import read_file, read_lines
+from sembridge.data.readers import open_text, read_file, read_lines
 from sembridge.errors import SembridgeError
 from sembridge.io import atomic_file
+from sembridge.log import logger
 
 Qrels = dict[str, dict[str, int]]
 Run = dict[str, dict[str, float]]
 
 
+class QrelsConflicts:
+    """Judgements that give a query and document judged before a different relevance.
+
+    :meth:`add` keeps the last grade (as a later judgement replaces an earlier one) and counts
+    each conflict, keeping the first as the example; :meth:`warn` says so once. The same grade
+    twice is no conflict.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.example: str | None = None
+
+    def add(self, qrels: Qrels, qid: str, did: str, grade: int, where: str) -> None:
+        """Set ``qrels[qid][did] = grade``, ``where`` naming the judgement (``qrels.tsv line 7``)."""
+        docs = qrels.setdefault(qid, {})
+        before = docs.get(did)
+        if before is not None and before != grade:
+            self.count += 1
+            if self.example is None:
+                self.example = f"query '{qid}', document '{did}': {before}, then {grade} at {where}"
+        docs[did] = grade
+
+    def warn(self, name: str) -> None:
+        """One warning for ``name`` (a file or data set) when a conflict was found."""
+        if self.count:
+            logger.warning(
+                "%s: %d judgement(s) give a query and document judged before a different relevance "
+                "(e.g. %s); the last one is kept",
+                name,
+                self.count,
+                self.example,
+            )
+
+
 def read_qrels(path: str | Path) -> Qrels:
-    """Judgements from a TREC, BEIR TSV or JSONL qrels file: ``{qid: {docid: grade}}``."""
+    """Judgements from a TREC, BEIR TSV or JSONL qrels file: ``{qid: {docid: grade}}``.
+
+    A query and document judged twice with different grades keep the last one, with a warning
+    (:class:`QrelsConflicts`).
+    """
     path = Path(path)
     qrels: Qrels = {}
+    conflicts = QrelsConflicts()
     if path.name.endswith((".jsonl", ".jsonl.gz")):
         query_key, doc_key, score_key = QRELS_NAMES
         for where, record in read_file(path):
             try:
                 qid, did, grade = record[query_key], record[doc_key], record[score_key]
-                qrels.setdefault(str(qid), {})[str(did)] = int(grade)
+                conflicts.add(qrels, str(qid), str(did), int(grade), where)
             except (KeyError, TypeError, ValueError) as err:
                 raise SembridgeError(
                     f"{where}: not a judgement",
                     hint='each line must be like {"query-id": "q1", "corpus-id": "d1", "score": 1}',
                 ) from err
+        conflicts.warn(path.name)
         return qrels
+    tabbed: bool | None = None  # BEIR TSV, split on tabs; else TREC, split on whitespace
     for number, line in read_lines(path):
-        fields = line.split()
-        if not fields:
+        if not line.strip():
             continue
-        if number == 1 and len(fields) in (3, 4) and not _is_number(fields[-1]):
+        first = tabbed is None
+        if first:
+            tabbed = "\t" in line
+        fields = line.split("\t") if tabbed else line.split()
+        if first and len(fields) in (3, 4) and not _is_number(fields[-1]):
             continue  # a header such as "query-id corpus-id score"
         where = f"{path.name} line {number}"
         if len(fields) == 4:
@@ -53,12 +101,18 @@ def read_qrels(path: str | Path) -> Qrels:
             qid, did, grade = fields
         else:
             raise SembridgeError(
-                f"{where}: not a judgement",
+                f"{where}: not a judgement ({len(fields)} {'tab-separated ' if tabbed else ''}fields)",
                 hint="expected 'qid Q0 docid grade' (TREC) or 'query-id<TAB>corpus-id<TAB>score' (BEIR)",
+            )
+        if not qid or not did:
+            raise SembridgeError(
+                f"{where}: the {'query' if not qid else 'document'} id is empty",
+                hint="each judgement names a query id, a document id and a relevance",
             )
         if not _is_number(grade):
             raise SembridgeError(f"{where}: relevance '{grade}' is not a number")
-        qrels.setdefault(qid, {})[did] = int(float(grade))
+        conflicts.add(qrels, qid, did, int(float(grade)), where)
+    conflicts.warn(path.name)
     return qrels
 
 
@@ -90,8 +144,11 @@ def write_trec_run(
     """TREC run lines ``qid Q0 docid rank score tag`` (rank from 1), atomically.
 
     ``indices[i]`` and ``scores[i]`` are query ``i``'s documents (positions in ``doc_ids``) and
-    scores, best first; a negative index ends the list.
+    scores, best first; a negative index ends the list. Ids the format cannot hold are refused
+    before the file is opened (:func:`check_trec_ids`); whitespace in ``tag`` becomes ``_``.
     """
+    check_trec_ids(query_ids, "query")
+    check_trec_ids(doc_ids, "document")
     tag = re.sub(r"\s+", "_", tag) or "sembridge"
     with atomic_file(path) as handle:
         for row, qid in enumerate(query_ids):
@@ -104,14 +161,30 @@ def write_trec_run(
     return Path(path)
 
 
+def check_trec_ids(ids: Iterable[str], kind: str) -> None:
+    """Refuse an id a TREC run file cannot hold: an empty one, or one holding whitespace.
+
+    The columns of a run line are separated by whitespace, so such an id would add or remove a
+    column. ``kind`` (``query``, ``document``) names the id in the error.
+    """
+    for value in map(str, ids):
+        if value.split() != [value]:
+            rule = "ids may not contain whitespace" if value else "ids may not be empty"
+            raise SembridgeError(
+                f"{kind} id {value!r} cannot be written in a TREC run file ({rule})",
+                hint=f"change that {kind} id in the data (e.g. 'doc_1' for 'doc 1'), or leave out --run-file",
+            )
+
+
 def read_trec_run(path: str | Path) -> Run:
-    """Read a TREC run file back into ``{qid: {docid: score}}``."""
+    """Read a TREC run file (UTF-8, ``.gz`` too) back into ``{qid: {docid: score}}``."""
     from ir_measures import read_trec_run as read_run
 
     run: Run = {}
     try:
-        for scored in read_run(str(path)):
-            run.setdefault(scored.query_id, {})[scored.doc_id] = scored.score
+        with open_text(path) as handle:
+            for scored in read_run(handle):
+                run.setdefault(scored.query_id, {})[scored.doc_id] = scored.score
     except ValueError as err:
         raise SembridgeError(
             f"'{path}' is not a TREC run file ({err})", hint="each line must be 'qid Q0 docid rank score tag'"

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sembridge.data.columns import PAIR_COLUMNS, QRELS_NAMES
+from sembridge.errors import SembridgeError
 from sembridge.io import atomic_file
 
 if TYPE_CHECKING:
@@ -26,9 +27,22 @@ def write_pairs_jsonl(pairs: Iterable[tuple[str, ...]], path: str | Path) -> Pat
     return Path(path)
 
 
+# What splits a line of a TSV file into cells and lines (read_qrels reads the cells of a TSV
+# line split on tabs, and a file's lines split on \n and \r).
+TSV_BREAKERS = ("\t", "\n", "\r")
+
+
 def save_beir(dataset: RetrievalDataset, folder: str | Path, split: str = "test") -> Path:
-    """Write a data set in the BEIR layout (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)."""
+    """Write a data set in the BEIR layout (corpus.jsonl, queries.jsonl, qrels/<split>.tsv).
+
+    JSON lines hold any id, but the qrels TSV cannot hold an id that is empty or holds a tab or
+    a line break: such an id of a judgement is refused before any file is written.
+    """
     folder = Path(folder)
+    for query_id, docs in dataset.qrels.items():
+        check_tsv_id(query_id, "query")
+        for doc_id in docs:
+            check_tsv_id(doc_id, "document")
     with atomic_file(folder / "corpus.jsonl") as out:
         for doc_id, text in dataset.corpus.items():
             out.write(json.dumps({"_id": doc_id, "title": "", "text": text}, ensure_ascii=False) + "\n")
@@ -41,3 +55,17 @@ def save_beir(dataset: RetrievalDataset, folder: str | Path, split: str = "test"
             for doc_id, grade in docs.items():
                 out.write(f"{query_id}\t{doc_id}\t{grade}\n")
     return folder
+
+
+def check_tsv_id(value: str, kind: str) -> None:
+    """Refuse an id that the BEIR qrels TSV cannot hold: an empty one, or one with a tab or a line
+    break. ``kind`` (``query``, ``document``) names the id in the error."""
+    value = str(value)
+    if value and not any(c in value for c in TSV_BREAKERS):
+        return
+    rule = "ids may not be empty" if not value else "ids may not contain tabs or line breaks"
+    how = "give it a non-empty id" if not value else "e.g. replace its tabs and line breaks with '_'"
+    raise SembridgeError(
+        f"{kind} id {value!r} cannot be written in BEIR qrels TSV ({rule})",
+        hint=f"change that {kind} id in the data ({how})",
+    )

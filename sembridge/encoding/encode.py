@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from sembridge.encoding.sparsity import to_csr
 from sembridge.encoding.splade_memory import DEFAULT_LOGITS_BUDGET, bound_logits_memory
-from sembridge.errors import SembridgeError
+from sembridge.errors import SembridgeError, UsageError
 from sembridge.loading import load_sparse_encoder
 from sembridge.log import logger, progress
 
@@ -48,6 +48,64 @@ def resolve_devices(device: str = "auto", processes: int = 1) -> list[str]:
     return devices
 
 
+def position_limit(config: Any) -> int | None:
+    """The tokens a text may have in a model of ``config`` (a transformers config or its
+    ``config.json`` as a dict): its position embeddings, less RoBERTa's offset past the padding id."""
+    get = config.get if isinstance(config, dict) else lambda key, default=None: getattr(config, key, default)
+    limit = get("max_position_embeddings")
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+        return None
+    model_type = str(get("model_type", ""))
+    if "roberta" in model_type or model_type == "camembert":  # positions start after padding_idx
+        limit -= int(get("pad_token_id", 1) or 0) + 1
+    return limit
+
+
+def length_limits(encoder: Any) -> tuple[int, int | None]:
+    """The smallest and largest token limit that work for ``encoder``: at least its special tokens
+    and one more (a tokenizer cannot cut a text below its special tokens and leaves it whole
+    instead), at most its positions (None: no bound known)."""
+    smallest, largest = 2, None
+    for module in encoder.modules():  # the MLM of a SPLADE model, or of a Router's document side
+        tokenizer, auto_model = getattr(module, "tokenizer", None), getattr(module, "auto_model", None)
+        if tokenizer is None or auto_model is None:
+            continue
+        smallest = max(smallest, int(tokenizer.num_special_tokens_to_add(pair=False)) + 1)
+        limit = position_limit(auto_model.config)
+        if limit is not None:
+            largest = limit if largest is None else min(largest, limit)
+    return smallest, largest
+
+
+def check_length(value: int | None, limits: tuple[int, int | None], what: str = "--max-length") -> None:
+    """Refuse a token limit outside ``limits`` (:func:`length_limits`), naming the flag."""
+    if value is None:
+        return
+    smallest, largest = limits
+    if value < smallest:
+        raise UsageError(
+            f"{what} {value} is below {smallest}: the model adds {smallest - 1} special token(s) "
+            "to every text, so it would be ignored",
+            hint=f"use {what} {smallest} or more",
+        )
+    if largest is not None and value > largest:
+        raise UsageError(
+            f"{what} {value} is more than the model's {largest} positions",
+            hint=f"use {what} {largest} or less",
+        )
+
+
+def check_length_before_loading(model: Any, max_length: int | None, what: str = "--max-length") -> None:
+    """For a local model folder, refuse a ``max_length`` above its positions from its
+    ``config.json`` alone, before anything is loaded (the full check follows the loading)."""
+    from sembridge.loading import mlm_config
+
+    if max_length is None or not isinstance(model, (str, Path)):
+        return
+    config = mlm_config(model)
+    check_length(max_length, (1, position_limit(config) if config else None), what)
+
+
 def load_encoder(
     model: Any,
     device: str = "auto",
@@ -59,13 +117,15 @@ def load_encoder(
 ) -> Any:
     """A SparseEncoder loaded by :func:`sembridge.loading.load_sparse_encoder` on the first of ``device``.
 
-    ``max_length`` caps the tokens per text (longer texts are truncated). ``logits_budget``
+    ``max_length`` caps the tokens per text (longer texts are truncated); one the model cannot
+    honour (above its positions, or not above its special tokens) is refused. ``logits_budget``
     bounds the bytes of MLM logits held at once (:mod:`sembridge.encoding.splade_memory`; None: no
     bound): a large target vocabulary never holds ``batch x length x vocab`` floats at once.
     ``require_splade`` refuses a model without SpladePooling, as fine-tuning does.
     """
     if max_length is not None and max_length < 1:
         raise SembridgeError(f"max_length must be a positive integer, got {max_length}.")
+    check_length_before_loading(model, max_length)
     target = resolve_devices(device)[0] if isinstance(model, (str, Path)) else "cpu"
     encoder = load_sparse_encoder(
         model, target, require_splade=require_splade, trust_remote_code=trust_remote_code
@@ -73,6 +133,7 @@ def load_encoder(
     if logits_budget is not None:
         bound_logits_memory(encoder, logits_budget)
     if max_length is not None:
+        check_length(max_length, length_limits(encoder))
         encoder.max_seq_length = max_length
     return encoder
 

@@ -11,10 +11,11 @@ Sparsity figures (active terms, FLOPs) are :mod:`sembridge.encoding.sparsity`'s.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sembridge.errors import SembridgeError
+from sembridge.errors import SembridgeError, UsageError
 
 DEFAULT_METRICS: tuple[str, ...] = ("nDCG@10", "R@100", "RR@10")
 
@@ -22,8 +23,21 @@ Qrels = Mapping[str, Mapping[str, int]]
 Run = Mapping[str, Mapping[str, float]]
 
 
+_METRIC_HINT = "use ir-measures names such as nDCG@10, R@100, RR@10, AP, P@5, Judged@10"
+
+# "nDCG@-1": the ir-measures parser refuses a negative value without saying which; the head is
+# parsed again with a valid cutoff so that the refusal can name the cutoff.
+_NEGATIVE_AT = re.compile(r"^(?P<head>.+?)@\s*(?P<value>-.*)$")
+
+
 def parse_metrics(names: Iterable[str]) -> list[Any]:
-    """ir-measures measure objects for names like ``nDCG@10``, ``R@100``, ``RR@10``, ``AP``."""
+    """ir-measures measure objects for names like ``nDCG@10``, ``R@100``, ``RR@10``, ``AP``.
+
+    Every name is checked here, before anything is encoded, for what the evaluators would
+    otherwise fail on late (or abort the process on: pytrec_eval asserts on ``nDCG@0``): an
+    unknown name or parameter, a cutoff that is not a whole number of at least 1, a relevance
+    level (``rel=``) below 1, and a measure no installed provider computes.
+    """
     import ir_measures
 
     measures = []
@@ -33,15 +47,66 @@ def parse_metrics(names: Iterable[str]) -> list[Any]:
             if not part:
                 continue
             try:
-                measures.append(ir_measures.parse_measure(part))
+                measure = ir_measures.parse_measure(part)
             except Exception as err:  # NameError / ValueError from the parser
-                raise SembridgeError(
-                    f"unknown metric '{part}' ({err})",
-                    hint="use ir-measures names such as nDCG@10, R@100, RR@10, AP, P@5, Judged@10",
-                ) from err
+                _refuse_negative_at(part)
+                raise UsageError(f"unknown metric '{part}' ({err})", hint=_METRIC_HINT) from err
+            check_measure(measure, part)
+            measures.append(measure)
     if not measures:
-        raise SembridgeError("no metric was given", hint="e.g. --metrics nDCG@10,R@100")
+        raise UsageError("no metric was given", hint="e.g. --metrics nDCG@10,R@100")
     return measures
+
+
+def check_measure(measure: Any, name: str | None = None) -> None:
+    """Refuse a parsed ir-measures measure that the evaluators cannot compute (``name``: as typed)."""
+    from ir_measures import DefaultPipeline
+
+    name = name or str(measure)
+    params = dict(measure.params)
+    if "cutoff" in params and not _whole_at_least_one(params["cutoff"]):
+        raise _cutoff_error(name, repr(params["cutoff"]))
+    if "rel" in params and not _whole_at_least_one(params["rel"]):
+        raise UsageError(
+            f"metric '{name}' has rel={params['rel']!r}; "
+            "a relevance level must be a whole number of at least 1",
+            hint="e.g. P(rel=2)@10, or leave rel= out (grades of at least 1 are relevant)",
+        )
+    try:
+        measure.validate_params()
+    except AssertionError as err:
+        raise UsageError(f"metric '{name}' is not valid: {err}", hint=_METRIC_HINT) from err
+    if not DefaultPipeline.supports(measure):
+        raise SembridgeError(
+            f"metric '{name}' cannot be computed: no installed ir-measures provider supports it",
+            hint=_METRIC_HINT,
+        )
+
+
+def _whole_at_least_one(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _refuse_negative_at(part: str) -> None:
+    """Name the cutoff of a metric such as ``nDCG@-1`` that the parser refused; else return."""
+    import ir_measures
+
+    match = _NEGATIVE_AT.match(part)
+    if match is None:
+        return
+    try:
+        measure = ir_measures.parse_measure(f"{match['head']}@1")
+    except Exception:
+        return
+    if measure.AT_PARAM == "cutoff":
+        raise _cutoff_error(part, match["value"].strip())
+
+
+def _cutoff_error(name: str, cutoff: str) -> UsageError:
+    return UsageError(
+        f"metric '{name}' has cutoff {cutoff}; a cutoff must be a whole number of at least 1",
+        hint="e.g. nDCG@10, R@100",
+    )
 
 
 def compute_metrics(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,21 +35,26 @@ from sembridge.data import (
     validate_dataset,
     write_trec_run,
 )
+from sembridge.data.trec import check_trec_ids
 from sembridge.encoding.encode import (
+    check_length,
+    check_length_before_loading,
     encode_texts,
     encoding_pool,
+    length_limits,
     load_encoder,
     resolve_devices,
 )
 from sembridge.encoding.pruning import Pruning, pruning_sweep
 from sembridge.encoding.sparsity import sparsity_stats
 from sembridge.encoding.terms import drop_special_tokens, special_token_ids
-from sembridge.errors import SembridgeError
+from sembridge.errors import SembridgeError, UsageError
 from sembridge.evaluation.bm25 import BM25Index, BM25Params, tokenize
 from sembridge.evaluation.dense import cosine_search, dense_prompts, encode_dense
 from sembridge.evaluation.metrics import DEFAULT_METRICS, compute_metrics, parse_metrics
-from sembridge.evaluation.report import check_output_file, plot_path_for, write_plot, write_report_json
+from sembridge.evaluation.report import plot_path_for, write_plot, write_report_json
 from sembridge.evaluation.retrieval import InvertedIndex, SearchResult
+from sembridge.io import check_output_file
 from sembridge.loading import check_model_source, load_bridge, load_failure, load_tokenizer, locate
 from sembridge.log import logger
 from sembridge.model_card import check_card_models, update_cards
@@ -134,21 +139,28 @@ def evaluate(
     """
     # 0. Check everything that can be checked before any model is loaded.
     if not models and not bm25 and not dense:
-        raise SembridgeError("no model to evaluate", hint="pass at least one --model, --bm25 or --dense")
+        raise UsageError("no model to evaluate", hint="pass at least one --model, --bm25 or --dense")
     if top_k < 1:
-        raise SembridgeError(f"top_k must be a positive integer, got {top_k}.", hint="e.g. --top-k 100")
+        raise UsageError(f"top_k must be a positive integer, got {top_k}.", hint="e.g. --top-k 100")
     if batch_size < 1:
-        raise SembridgeError(f"batch_size must be a positive integer, got {batch_size}.")
+        raise UsageError(f"batch_size must be a positive integer, got {batch_size}.")
     measures = parse_metrics(metrics)
     metric_names = [str(m) for m in measures]
     settings = pruning_sweep(prune_mass, prune_top_k)
-    check_report_outputs(output, overwrite, sweep=len(settings) > 1)
+    inputs = {
+        "model": [m for m in models if isinstance(m, (str, Path))],
+        "data": dataset if isinstance(dataset, (str, Path)) else None,
+        "dense model": [m for m in dense if isinstance(m, (str, Path))],
+        "BM25 tokenizer": bm25_tokenizer if isinstance(bm25_tokenizer, (str, Path)) else None,
+    }
+    check_report_outputs(output, overwrite, sweep=len(settings) > 1, inputs=inputs)
     devices = resolve_devices(device, processes)
     for model in models:
         if isinstance(model, (str, Path)):
             check_model_source(model)
+            check_length_before_loading(model, max_length)
     if bm25_tokenizer is not None and not bm25:
-        raise SembridgeError(
+        raise UsageError(
             "a BM25 tokenizer was given without BM25", hint="add --bm25, or drop --bm25-tokenizer"
         )
     bm25_params = bm25_params or BM25Params()
@@ -159,7 +171,7 @@ def evaluate(
     baseline_labels = (["BM25"] if bm25 else []) + _dense_names(dense)
     labels = _model_names(models, names, extra=baseline_labels)
     systems = [settings] * len(models) + [pruning_sweep()] * len(baseline_labels)  # baselines: unpruned
-    planned_runs = _plan_run_files(run_files, systems, overwrite)
+    planned_runs = _plan_run_files(run_files, systems, overwrite, inputs)
     bm25_tok = _bm25_tokenizer(bm25_tokenizer, models) if bm25 else None
 
     # 1. The data.
@@ -187,6 +199,9 @@ def evaluate(
         len(baseline_labels),
         len(settings),
     )
+    if planned_runs is not None:  # refuse ids a run file cannot hold before any encoding
+        check_trec_ids(context.query_ids, "query")
+        check_trec_ids(context.doc_ids, "document")
     report = _new_report(dataset, measures, top_k, batch_size, devices, max_length, settings)
 
     # 2. Each model, then each baseline: one report entry and its runs each.
@@ -220,17 +235,19 @@ def evaluate(
     return report
 
 
-def check_report_outputs(output: str | Path | None, overwrite: bool, sweep: bool) -> None:
-    """Refuse, before any work, a report path that exists (unless ``overwrite``) or is not JSON,
-    and with a pruning ``sweep`` the plot beside it."""
+def check_report_outputs(
+    output: str | Path | None, overwrite: bool, sweep: bool, inputs: Mapping[str, Any] | None = None
+) -> None:
+    """Refuse, before any work, a report path that exists (unless ``overwrite``), is not JSON or
+    is one of the ``inputs`` (or inside one), and with a pruning ``sweep`` the plot beside it."""
     if output is None:
         return
     output = Path(output)
-    check_output_file(output, overwrite, what="report")
+    check_output_file(output, overwrite, what="report", inputs=inputs)
     if output.suffix.lower() == ".png":
         raise SembridgeError(f"report '{output}' must be a JSON file", hint="e.g. --output report.json")
     if sweep:
-        check_output_file(plot_path_for(output), overwrite, what="plot")
+        check_output_file(plot_path_for(output), overwrite, what="plot", inputs=inputs)
 
 
 def write_report(
@@ -447,6 +464,7 @@ def _evaluate_dense(
     start = time.perf_counter()
     encoder = load_bridge(model, devices[0], kind="dense model") if isinstance(model, (str, Path)) else model
     if max_length is not None:
+        check_length(max_length, length_limits(encoder))
         encoder.max_seq_length = max_length
     timings["load_s"] = round(time.perf_counter() - start, 3)
     with encoding_pool(encoder, devices) as pool:
@@ -527,7 +545,10 @@ def _model_names(models: Sequence[Any], names: Sequence[str] | None, extra: Sequ
 
 
 def _plan_run_files(
-    run_files: Sequence[str | Path] | None, systems: list[list[Pruning]], overwrite: bool
+    run_files: Sequence[str | Path] | None,
+    systems: list[list[Pruning]],
+    overwrite: bool,
+    inputs: Mapping[str, Any] | None = None,
 ) -> list[list[Path]] | None:
     """The run files of every system (model, then baseline) and setting; ``systems`` lists the
     settings of each system."""
@@ -542,7 +563,7 @@ def _plan_run_files(
     for path, settings in zip(run_files, systems, strict=True):
         paths = [run_file_for_setting(path, s.label, first=i == 0) for i, s in enumerate(settings)]
         for p in paths:
-            check_output_file(p, overwrite, what="run file")
+            check_output_file(p, overwrite, what="run file", inputs=inputs)
         planned.append(paths)
     flat = [p for paths in planned for p in paths]
     if len(set(flat)) != len(flat):

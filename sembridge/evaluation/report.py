@@ -10,21 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sembridge.errors import OutputExistsError, SembridgeError
-from sembridge.io import atomic_file, check_output_location, write_json
+from sembridge.io import atomic_file, write_json
 from sembridge.log import logger
-
-
-def check_output_file(path: str | Path, overwrite: bool, what: str = "output file") -> Path:
-    """Refuse an existing file unless ``overwrite`` (and refuse a folder); call before heavy work."""
-    path = Path(path)
-    if path.exists() and path.is_dir():
-        raise SembridgeError(f"{what} '{path}' is a folder", hint="give a file name, e.g. report.json")
-    if path.exists() and not overwrite:
-        raise OutputExistsError(
-            f"{what} '{path}' already exists", hint="choose another name, or pass --overwrite to replace it"
-        )
-    return check_output_location(path)  # a parent that is a file, a folder that cannot be written
 
 
 def write_report_json(report: dict[str, Any], path: str | Path) -> Path:
@@ -83,6 +70,7 @@ def write_plot(report: dict[str, Any], path: str | Path, metric: str | None = No
 def results_table(report: dict[str, Any]) -> Any:
     """A rich table: one row per model and pruning setting, metrics then sparsity."""
     from rich.table import Table
+    from rich.text import Text
 
     metrics = report["config"]["metrics"]
     dataset = report["dataset"]
@@ -103,7 +91,7 @@ def results_table(report: dict[str, Any]) -> Any:
             cells = [model["name"] if i == 0 else "", result["setting"]]
             for m in metrics:
                 value = f"{result['metrics'][m]:.4f}"
-                cells.append(f"[bold]{value}[/]" if result["metrics"][m] == best[m] else value)
+                cells.append(Text(value, style="bold") if result["metrics"][m] == best[m] else value)
             cells += [
                 _figure(result["query_terms"], ".1f"),
                 _figure(result["doc_terms"], ".1f"),

@@ -4,6 +4,11 @@
   ``{"id": ..., "contents": ..., "vector": {term: impact}}``;
 - ``queries.tsv`` (when queries are given): pre-tokenised topics, ``qid<TAB>terms``, each term
   repeated ``impact`` times, which is how pyserini's ``--impact`` search weighs them.
+
+A document id may be any string (it is a JSON string). A query id holding a tab or a line break
+would break its ``queries.tsv`` line, so it is refused before anything is encoded. The query
+text itself is not written: the second column holds only terms, which never hold whitespace
+(:func:`~sembridge.encoding.terms.unique_terms`), so tabs and line breaks in a text are harmless.
 """
 
 from __future__ import annotations
@@ -14,12 +19,15 @@ from typing import IO, Any
 
 import numpy as np
 
+from sembridge.data.writers import TSV_BREAKERS
 from sembridge.export.base import ShardedLines, VectorWriter, json_line
 
 
 class AnseriniWriter(VectorWriter):
     format = "anserini"
     label = "Anserini JsonVectorCollection"
+    impact_limit = 2**31 - 1  # Lucene stores an impact as a term frequency, a 32-bit int
+    exact_impact_limit = 2**31 - 1
 
     def __init__(
         self, folder: Path, tokens: list[str], docs_per_file: int, special_ids: frozenset[int] = frozenset()
@@ -28,6 +36,12 @@ class AnseriniWriter(VectorWriter):
         (folder / "corpus").mkdir()
         self._docs = ShardedLines(folder / "corpus", "docs", ".jsonl", docs_per_file)
         self._queries: IO[str] | None = None
+
+    @classmethod
+    def id_problem(cls, value: str, kind: str) -> str | None:
+        if kind == "query" and any(c in value for c in TSV_BREAKERS):
+            return "queries.tsv ids may not contain tabs or line breaks"
+        return None
 
     def add_document(self, doc_id: str, text: str, ids: np.ndarray, impacts: np.ndarray) -> None:
         self._docs.write(json_line({"id": doc_id, "contents": text, "vector": self.vector(ids, impacts)}))

@@ -7,13 +7,16 @@ then the term cap) before they are quantised; queries are never pruned.
 
 A format is a :class:`VectorWriter`: it is given each document and each query as parallel arrays
 of vocabulary ids and impacts, writes them into the (temporary) output folder, and returns the
-figures it adds to ``export.json``.
+figures it adds to ``export.json``. Before anything is encoded, :meth:`VectorWriter.check_ids`
+refuses an id the format's files cannot hold (JSON holds any string; a TSV id no tab nor line
+break; a bulk ``_id`` at most 512 bytes).
 """
 
 from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
@@ -21,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sembridge.encoding.terms import unique_terms
+from sembridge.errors import SembridgeError
 
 DEFAULT_DOCS_PER_FILE = 500_000
 
@@ -82,6 +86,9 @@ class VectorWriter(ABC):
     format: ClassVar[str]
     label: ClassVar[str]
     default_docs_per_file: ClassVar[int] = DEFAULT_DOCS_PER_FILE
+    # The largest impact the format's files store, and the largest its engine keeps exactly.
+    impact_limit: ClassVar[int]
+    exact_impact_limit: ClassVar[int]
 
     def __init__(
         self,
@@ -100,6 +107,26 @@ class VectorWriter(ABC):
     def make_terms(cls, tokens: list[str]) -> list[str]:
         """The term string of every vocabulary id (unique, whitespace-free)."""
         return unique_terms(tokens)
+
+    @classmethod
+    def id_problem(cls, value: str, kind: str) -> str | None:
+        """Why ``value`` cannot be a ``kind`` (``document``, ``query``) id of this format, or None.
+
+        The default holds any string (ids are JSON strings); formats with stricter files override it.
+        """
+        return None
+
+    @classmethod
+    def check_ids(cls, ids: Iterable[str], kind: str) -> None:
+        """Refuse, before anything is encoded or written, the first id the format cannot hold."""
+        for value in map(str, ids):
+            problem = cls.id_problem(value, kind)
+            if problem is not None:
+                shown = repr(value) if len(value) <= 80 else f"{value[:60]!r}..."
+                raise SembridgeError(
+                    f"{kind} id {shown} cannot be written in the {cls.format} export ({problem})",
+                    hint=f"change that {kind} id in the input, or choose another --format",
+                )
 
     def vector(self, ids: np.ndarray, impacts: np.ndarray) -> dict[str, int]:
         return {self.terms[j]: int(v) for j, v in zip(ids, impacts, strict=True)}

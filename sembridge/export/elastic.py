@@ -11,6 +11,9 @@
   2.11+), Elasticsearch's ``sparse_vector`` query with ``query_vector`` (8.15+). Both score a
   document by the dot product of the query weights and the stored impacts.
 
+A document id is the bulk ``_id``, which both engines refuse when empty or longer than 512
+bytes (UTF-8); such an id is refused before anything is encoded. Query ids are free (JSON).
+
 Both engines refuse dots in feature names (``rank_features`` and, in some Elasticsearch
 versions, ``sparse_vector``), so ``.`` inside a term is written as U+2024 (``․``), in the
 documents and the queries alike. Both store feature values with 9 significant bits, so impacts
@@ -29,12 +32,15 @@ from sembridge.export.base import ShardedLines, VectorWriter, json_line
 from sembridge.io import write_json
 
 BULK_DOCS_PER_FILE = 5_000
+MAX_ID_BYTES = 512
 FIELD = "vector"
 
 
 class _BulkWriter(VectorWriter):
     field_type: ClassVar[str]
     default_docs_per_file = BULK_DOCS_PER_FILE
+    impact_limit = 2**128 - 2**104  # Lucene's FeatureField takes any finite float32
+    exact_impact_limit = 2**9  # it keeps 9 significant bits: every integer up to 512
 
     def __init__(
         self, folder: Path, tokens: list[str], docs_per_file: int, special_ids: frozenset[int] = frozenset()
@@ -48,6 +54,17 @@ class _BulkWriter(VectorWriter):
     @classmethod
     def make_terms(cls, tokens: list[str]) -> list[str]:
         return unique_terms(tokens, dots=DOT)
+
+    @classmethod
+    def id_problem(cls, value: str, kind: str) -> str | None:
+        if kind != "document":
+            return None
+        if not value:
+            return "a bulk _id may not be empty"
+        size = len(value.encode("utf-8"))
+        if size > MAX_ID_BYTES:
+            return f"a bulk _id is at most {MAX_ID_BYTES} bytes, this one has {size:,}"
+        return None
 
     @classmethod
     def mapping(cls) -> dict[str, Any]:

@@ -229,7 +229,7 @@ def export_onnx(
     from sembridge.loading import check_model_source, load_sparse_encoder
 
     output_dir = Path(output_dir)
-    check_output_dir(output_dir, overwrite)
+    check_output_dir(output_dir, overwrite, {"model": model})
     check_model_source(model)
     try:
         import onnxruntime  # noqa: F401

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from sembridge.encoding.pruning import Pruning
-from sembridge.errors import SembridgeError
+from sembridge.errors import UsageError
 from sembridge.export.onnx import export_onnx
-from sembridge.export.vectors import EXPORT_FORMATS, export_vectors
+from sembridge.export.vectors import EXPORT_FORMATS, check_scale, export_vectors
 from sembridge.io import check_output_dir
 
-__all__ = ["FORMATS", "export"]
+__all__ = ["FORMATS", "check_onnx_options", "export"]
 
 FORMATS = (*EXPORT_FORMATS, "onnx")
 
@@ -48,18 +48,36 @@ def export(
         scale, pruning, batch_size, device, processes, max_length, docs_per_file: as
             :func:`~sembridge.export.export_vectors` takes them.
         quantize: ``onnx`` only: also write an int8 dynamically quantised model.
+
+    ``onnx`` exports the model alone: a vector option given with it is refused
+    (:func:`check_onnx_options`), as is ``quantize`` with a vector format.
     """
     if format not in FORMATS:
-        raise SembridgeError(f"unknown export format '{format}'", hint=f"use one of: {', '.join(FORMATS)}")
+        raise UsageError(f"unknown export format '{format}'", hint=f"use one of: {', '.join(FORMATS)}")
     if quantize and format != "onnx":
-        raise SembridgeError(f"--quantize applies to --format onnx only, not '{format}'")
-    check_output_dir(output_dir, overwrite)
+        raise UsageError(f"--quantize applies to --format onnx only, not '{format}'")
+    if format == "onnx":
+        check_onnx_options(
+            corpus=corpus,
+            queries=queries,
+            scale=scale,
+            pruning=pruning,
+            docs_per_file=docs_per_file,
+            max_length=max_length,
+            batch_size=batch_size,
+            processes=processes,
+        )
+    paths = {"model": model, "corpus": corpus, "queries": queries}
+    check_output_dir(
+        output_dir, overwrite, {role: v for role, v in paths.items() if isinstance(v, (str, Path))}
+    )
     if format == "onnx":
         return export_onnx(
             model, Path(output_dir), quantize=quantize, overwrite=overwrite, show_progress=show_progress
         )
     if corpus is None:
-        raise SembridgeError(f"--format {format} needs --corpus", hint="give the documents to encode")
+        raise UsageError(f"--format {format} needs --corpus", hint="give the documents to encode")
+    check_scale(scale)  # before the corpus is read
     from sembridge.data import load_corpus, load_queries
 
     documents = corpus if isinstance(corpus, Mapping) else load_corpus(corpus)
@@ -80,3 +98,39 @@ def export(
         docs_per_file=docs_per_file,
         show_progress=show_progress,
     )
+
+
+# The settings only the vector formats use (argument of :func:`export`, flag); pruning's two are
+# Pruning's fields.
+_VECTOR_OPTIONS = (
+    ("corpus", "--corpus"),
+    ("queries", "--queries"),
+    ("scale", "--scale"),
+    ("prune_mass", "--prune-mass"),
+    ("prune_top_k", "--prune-top-k"),
+    ("docs_per_file", "--docs-per-file"),
+    ("max_length", "--max-length"),
+    ("batch_size", "--batch-size"),
+    ("processes", "--processes"),
+)
+
+
+def check_onnx_options(*, pruning: Pruning | None = None, **values: Any) -> None:
+    """Refuse, naming them, the vector options that ``--format onnx`` would ignore (a :class:`UsageError`).
+
+    ``values`` holds any of ``corpus``, ``queries``, ``scale``, ``docs_per_file``, ``max_length``,
+    ``batch_size`` and ``processes`` as :func:`export` takes them; one at :func:`export`'s
+    default counts as not given.
+    """
+    import inspect
+
+    defaults = {name: p.default for name, p in inspect.signature(export).parameters.items()}
+    pruning = pruning or Pruning()
+    given = {**values, "prune_mass": pruning.mass, "prune_top_k": pruning.top_k}
+    ignored = [flag for key, flag in _VECTOR_OPTIONS if key in given and given[key] != defaults.get(key)]
+    if ignored:
+        raise UsageError(
+            f"--format onnx exports the model only and does not use {', '.join(ignored)}",
+            hint=f"leave {'it' if len(ignored) == 1 else 'them'} out, or choose a vector format: "
+            f"{', '.join(EXPORT_FORMATS)}",
+        )

@@ -30,6 +30,8 @@ VECTOR_NAME = "sparse"
 class QdrantWriter(VectorWriter):
     format = "qdrant"
     label = "Qdrant points (sparse indices/values)"
+    impact_limit = 2**128 - 2**104  # the largest finite float32
+    exact_impact_limit = 2**24  # float32 holds every integer up to 2^24
 
     def __init__(
         self, folder: Path, tokens: list[str], docs_per_file: int, special_ids: frozenset[int] = frozenset()

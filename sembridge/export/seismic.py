@@ -32,6 +32,8 @@ def seismic_index_class(vocab_size: int) -> str:
 class SeismicWriter(VectorWriter):
     format = "seismic"
     label = "Seismic JSONL"
+    impact_limit = 65_504  # the largest finite f16
+    exact_impact_limit = 2_048  # f16 holds every integer up to 2^11
 
     def __init__(
         self, folder: Path, tokens: list[str], docs_per_file: int, special_ids: frozenset[int] = frozenset()

@@ -3,6 +3,7 @@ vector to the chosen format's writer (:mod:`sembridge.export.base`); ``export.js
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +20,7 @@ from sembridge.encoding.encode import (
 )
 from sembridge.encoding.pruning import Pruning
 from sembridge.encoding.terms import drop_special_tokens, special_token_ids
-from sembridge.errors import SembridgeError
+from sembridge.errors import SembridgeError, UsageError
 from sembridge.export.anserini import AnseriniWriter
 from sembridge.export.base import DEFAULT_DOCS_PER_FILE, VectorWriter, quantize
 from sembridge.export.elastic import ElasticsearchWriter, OpenSearchWriter
@@ -35,7 +36,25 @@ WRITERS: dict[str, type[VectorWriter]] = {
 }
 EXPORT_FORMATS = tuple(WRITERS)
 
-__all__ = ["EXPORT_FORMATS", "WRITERS", "export_anserini", "export_vectors"]
+__all__ = ["EXPORT_FORMATS", "WRITERS", "check_scale", "export_anserini", "export_vectors"]
+
+# quantize() makes 64-bit integers: no format holds a larger impact, whatever its engine stores.
+INT64_MAX = int(np.iinfo(np.int64).max)
+
+
+def check_scale(scale: float) -> None:
+    """Refuse a ``--scale`` that is not a finite number above 0 (before anything is read or encoded)."""
+    if not scale > 0 or not math.isfinite(scale):
+        raise UsageError(
+            f"scale must be positive and finite, got {scale}", hint="the default is 100, as in pyserini"
+        )
+
+
+def impact_limits(writer_class: type[VectorWriter]) -> tuple[int, int]:
+    """``(largest impact the format stores, largest its engine keeps exactly)``, from the writer
+    class's ``impact_limit`` and ``exact_impact_limit`` (bounded by the 64-bit integers written)."""
+    limit = min(int(writer_class.impact_limit), INT64_MAX)
+    return limit, min(int(writer_class.exact_impact_limit), limit)
 
 
 def export_vectors(
@@ -66,20 +85,21 @@ def export_vectors(
             f"unknown export format '{format}'", hint=f"use one of: {', '.join(EXPORT_FORMATS)}"
         )
     writer_class = WRITERS[format]
-    if not scale > 0 or not np.isfinite(scale):
-        raise SembridgeError(
-            f"scale must be positive, got {scale}", hint="the default is 100, as in pyserini"
-        )
+    check_scale(scale)
+    limit, exact_limit = impact_limits(writer_class)
     docs_per_file = writer_class.default_docs_per_file if docs_per_file is None else docs_per_file
     if docs_per_file < 1:
         raise SembridgeError(f"docs_per_file must be a positive integer, got {docs_per_file}.")
     if not corpus:
         raise SembridgeError("the corpus to export is empty", hint="check --corpus")
+    writer_class.check_ids(corpus, "document")  # before the slow encoding, nothing written yet
+    if queries:
+        writer_class.check_ids(queries, "query")
     pruning = pruning or Pruning()
     devices = resolve_devices(device, processes)
     if isinstance(model, (str, Path)):
         check_model_source(model)
-    check_output_dir(out_dir, overwrite)
+    check_output_dir(out_dir, overwrite, {"model": model if isinstance(model, (str, Path)) else None})
 
     start = time.perf_counter()
     encoder = load_encoder(model, device=devices[0], max_length=max_length)
@@ -99,6 +119,8 @@ def export_vectors(
             batch_size,
             pool,
             show_progress,
+            max_impact=limit,
+            format=format,
         ):
             if writer is None:  # the output dimension is known once the first chunk is encoded
                 tokens = vocabulary_terms(encoder, dimension)
@@ -123,6 +145,8 @@ def export_vectors(
                 batch_size,
                 pool,
                 show_progress,
+                max_impact=limit,
+                format=format,
             ):
                 writer.add_query(query_id, text, ids, impacts)
                 counts["queries"] += 1
@@ -144,6 +168,15 @@ def export_vectors(
         write_json(tmp / "export.json", summary)
     if counts["empty_documents"]:
         logger.warning("%d documents have no term left after quantisation", counts["empty_documents"])
+    if counts["max_impact"] > exact_limit:
+        logger.warning(
+            "the largest impact, %s, is above %s, the largest --format %s keeps exactly: larger "
+            "impacts may come back rounded (a --scale of at most %s avoids it)",
+            f"{counts['max_impact']:,}",
+            f"{exact_limit:,}",
+            format,
+            _at_most(scale * exact_limit / counts["max_impact"]),
+        )
     summary["output"] = str(out_dir)
     return summary
 
@@ -171,9 +204,12 @@ def _iter_impacts(
     batch_size: int,
     pool: Any,
     show_progress: bool,
+    max_impact: int = INT64_MAX,
+    format: str = "sparse",
 ):
     """Yield ``(dimension, id, text, vocabulary ids, impacts)`` per text: specials dropped, pruned,
-    quantised (``dimension``: the encoder's output size)."""
+    quantised (``dimension``: the encoder's output size). A text with an impact above ``max_impact``
+    (the largest ``format`` holds) is refused; nothing is written, the output folder being atomic."""
     ordered = [texts[i] for i in ids]
     row = 0
     for chunk in iter_encoded(
@@ -182,9 +218,41 @@ def _iter_impacts(
         chunk = drop_special_tokens(chunk, special)
         if pruning.active:
             chunk = pruning.apply(chunk)
+        _check_impacts(chunk, scale, max_impact, format, ids, row, kind)
         impacts = quantize(chunk, scale)
         impacts.sort_indices()
         for i in range(impacts.shape[0]):
             lo, hi = impacts.indptr[i], impacts.indptr[i + 1]
             yield impacts.shape[1], ids[row], ordered[row], impacts.indices[lo:hi], impacts.data[lo:hi]
             row += 1
+
+
+def _check_impacts(
+    chunk: Any, scale: float, largest: int, format: str, ids: list[str], first: int, kind: str
+) -> None:
+    """Refuse the first row of ``chunk`` (the texts ``ids[first:]``, in order) with an impact
+    ``round(w * scale)`` above ``largest``, the largest impact ``format`` holds."""
+    if not chunk.nnz:
+        return
+    weights = np.asarray(chunk.max(axis=1).todense(), dtype=np.float64).ravel()
+    with np.errstate(over="ignore"):
+        impacts = np.rint(weights * scale)
+    too_large = ~np.isfinite(impacts) | (impacts >= float(largest))  # then compared exactly
+    for i in np.flatnonzero(too_large):
+        impact = float(impacts[i])
+        if math.isfinite(impact) and int(impact) <= largest:  # the float of 2^63 - 1 is 2^63
+            continue
+        shown = f"{int(impact):,}" if math.isfinite(impact) and impact < 1e15 else f"{impact:.3g}"
+        raise SembridgeError(
+            f"{kind} {ids[first + i]!r} has impact {shown} (weight {weights[i]:.4g} x scale {scale:g}), "
+            f"above {largest:,}, the largest impact --format {format} holds; nothing was written",
+            hint=f"use a smaller --scale: at most {_at_most(largest / weights[i])} for this {kind}",
+        )
+
+
+def _at_most(value: float) -> str:
+    """``value`` rounded down to 3 significant digits (a scale that stays within a limit)."""
+    if not value > 0 or not math.isfinite(value):
+        return f"{value:g}"
+    step = 10.0 ** (math.floor(math.log10(value)) - 2)
+    return f"{math.floor(value / step) * step:g}"

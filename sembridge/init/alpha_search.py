@@ -9,6 +9,8 @@ candidate's nDCG@10, R@100, support sizes, sparsity and time are recorded in
 ``sembridge_init.json`` under ``summary.method_info.alpha_search``.
 
 The development pairs (query, positive) must not be the test set: the choice is a fit to them.
+Fewer than 50 judged development queries (:data:`MIN_DEV_QUERIES`) are warned about: the
+candidates' scores on so few differ by chance as much as by alpha.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sembridge.errors import SembridgeError
+from sembridge.errors import SembridgeError, UsageError
 from sembridge.methods.base import NewRows
 
 logger = logging.getLogger("sembridge")
@@ -30,6 +32,7 @@ logger = logging.getLogger("sembridge")
 __all__ = [
     "DEFAULT_CANDIDATES",
     "METRIC",
+    "MIN_DEV_QUERIES",
     "AlphaSearch",
     "CandidateResult",
     "check_alpha_options",
@@ -39,6 +42,9 @@ __all__ = [
 
 DEFAULT_CANDIDATES = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 METRIC = "nDCG@10"
+MIN_DEV_QUERIES = 50
+"""Fewer judged development queries than this are warned about: on a few dozen queries the
+candidates' nDCG@10 differ by chance more than by alpha (one query moves the mean by 1/n)."""
 METRICS = (METRIC, "R@100")
 
 
@@ -48,17 +54,18 @@ def is_auto(options: Mapping[str, Any]) -> bool:
 
 
 def check_alpha_options(options: Mapping[str, Any]) -> None:
-    """Refuse ``--alpha auto`` without ``--dev-data``, and the search's options without ``--alpha auto``."""
+    """Refuse ``--alpha auto`` without ``--dev-data``, and the search's options without ``--alpha auto``
+    (:class:`UsageError`, exit status 2)."""
     if is_auto(options):
         if not options.get("dev_data"):
-            raise SembridgeError(
+            raise UsageError(
                 "--alpha auto needs --dev-data PAIRS to choose on",
                 hint="give development query/positive pairs (not the test set), or a number: --alpha 4",
             )
         return
     for key, flag in (("dev_data", "--dev-data"), ("alpha_candidates", "--alpha-candidates")):
         if options.get(key) is not None:
-            raise SembridgeError(
+            raise UsageError(
                 f"{flag} is used only with --alpha auto, not with --alpha {options.get('alpha')!r:.20}",
                 hint=f"add --alpha auto, or leave {flag} out",
             )
@@ -115,9 +122,20 @@ def search_alpha(
     alphas = [float(a) for a in (candidates or DEFAULT_CANDIDATES)]
     for alpha in alphas:
         if not (math.isfinite(alpha) and alpha >= 1):
-            raise SembridgeError(f"--alpha-candidates must be numbers >= 1, got {alpha!r}")
+            raise UsageError(f"--alpha-candidates must be numbers >= 1, got {alpha!r}")
     alphas = list(dict.fromkeys(alphas))  # each once, in the order given
     data = load_retrieval_data(dev_data)
+    if len(data.queries) < MIN_DEV_QUERIES:
+        logger.warning(
+            "alpha auto: the development data %s holds only %d judged quer%s; with fewer than %d the "
+            "candidates' %s differ by chance as much as by alpha, so the choice may not carry over "
+            "(give a few hundred development pairs, or a fixed --alpha such as 4)",
+            dev_data,
+            len(data.queries),
+            "y" if len(data.queries) == 1 else "ies",
+            MIN_DEV_QUERIES,
+            METRIC,
+        )
     logger.info(
         "alpha auto: %d candidates (%s) on %s: %s queries, %s documents",
         len(alphas),

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from sembridge.errors import SembridgeError
+from sembridge.errors import SembridgeError, UsageError
 from sembridge.init.alpha_search import check_alpha_options
 from sembridge.init.query_weights import check_query_weights
 from sembridge.methods import DEFAULT_METHOD, METHODS, check_options, declared_options
@@ -70,14 +70,13 @@ class InitConfig:
         **options: Any,
     ) -> None:
         if method not in METHODS:
-            raise SembridgeError(
-                f"unknown method '{method}'", hint=f"choose one of: {', '.join(sorted(METHODS))}"
-            )
-        for name, value in (("chunk_size", chunk_size), ("top_sources", top_sources)):
+            raise UsageError(f"--method must be one of {', '.join(sorted(METHODS))}, got {method!r}")
+        # Named by the flag that sets them (top_sources has none: the report's source-token lists).
+        for name, value in (("--chunk-size", chunk_size), ("top_sources", top_sources)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise SembridgeError(f"{name} must be a positive integer, got {value!r}")
+                raise UsageError(f"{name} must be a positive integer, got {value!r}")
         if isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed < 2**64:
-            raise SembridgeError(f"seed must be an integer in [-2**63, 2**64), got {seed!r}")
+            raise UsageError(f"--seed must be an integer in [-2**63, 2**64), got {seed!r}")
         given = dict(method_options or {})
         twice = sorted(set(given) & set(options))
         if twice:
@@ -109,6 +108,21 @@ class InitConfig:
         self.query_weights = check_query_weights(query_weights, self.target_text, uses_text)
         if "alpha" in self.method_options:
             check_alpha_options(self.method_options)  # --alpha auto needs --dev-data, and only it
+
+    def inputs(self) -> dict[str, Any]:
+        """What the run reads from disk, by role: an output must stay apart from each
+        (:func:`sembridge.io.check_apart`). Hub ids and short names that are not paths are skipped there."""
+        from sembridge.cache import default_cache_dir
+
+        found: dict[str, Any] = {"source": self.source, "target tokenizer": self.target_tokenizer}
+        found["target text"] = self.target_text
+        for option in declared_options(self.method):
+            value = self.method_options.get(option.key)
+            if option.kind in ("file", "folder", "str") and isinstance(value, (str, Path)):
+                found[option.flag] = value
+        if any(o.key == "cache_dir" for o in declared_options(self.method)):
+            found["bridge cache"] = self.method_options.get("cache_dir") or default_cache_dir()
+        return found
 
 
 @dataclass

@@ -40,7 +40,14 @@ from sembridge.methods.base import InitContext, NewRows
 from sembridge.methods.initializers import create_initializer
 from sembridge.model_card import write_model_card
 from sembridge.surgery import MLMParts, mlm_parts, rebuild_mlm
-from sembridge.vocab import MatchOptions, Overlap, find_overlap, vocab_tokens, vocabulary_size
+from sembridge.vocab import (
+    MatchOptions,
+    Overlap,
+    check_regular_tokens,
+    find_overlap,
+    vocab_tokens,
+    vocabulary_size,
+)
 
 logger = logging.getLogger("sembridge")
 
@@ -115,7 +122,7 @@ def initialize(
 ) -> InitResult:
     """Build a target-language sparse encoder from ``config``; write it to ``output_dir`` if given."""
     if output_dir is not None:
-        check_output_dir(output_dir, overwrite)  # refuse before any heavy work
+        check_output_dir(output_dir, overwrite, config.inputs())  # refuse before any heavy work
     timings: dict[str, float] = {}
     device = resolve_device(config.device)
     generator = torch.Generator().manual_seed(config.seed)
@@ -123,6 +130,7 @@ def initialize(
     with stage("load models", timings):
         source = load_source(config.source, device="cpu")
         target_tokenizer = load_tokenizer(config.target_tokenizer)
+        check_regular_tokens(target_tokenizer, config.target_tokenizer)  # before the bridge loads
     if config.query_weights is not None and not source.inference_free:
         raise SembridgeError(
             f"--query-weights applies to inference-free sources; '{config.source}' has no query weights",

@@ -1,10 +1,11 @@
 """``sembridge_init.json``: the record of one initialisation, built, written and read here.
 
 The report holds the settings (those every method shares, the chosen method's options by key,
-and ``method_options``, what ``InitConfig`` takes back), the library versions, summary figures
-(overlap by kind, new tokens, support sizes, how the decoder and bias were built, the method's
-own figures, the time of each stage) and, per target token, how its row was built: copied from
-which source token, or the top source tokens and their weights (``inspect-token`` reads these).
+the bridge prompt as used, and ``method_options``, what ``InitConfig`` takes back, as given),
+the library versions, summary figures (overlap by kind, new tokens, support sizes, how the
+decoder and bias were built, the method's own figures, the time of each stage) and, per target
+token, how its row was built: copied from which source token, or the top source tokens and
+their weights (``inspect-token`` reads these).
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ REPORT_FILE = "sembridge_init.json"
 
 
 def report_settings(config: InitConfig) -> dict[str, Any]:
-    """Shared settings, then each option the method declares (None if unset), then ``method_options``."""
+    """Shared settings, then each option the method declares (None if unset), then ``method_options``.
+
+    :func:`build_report` then puts the bridge prompt actually used in ``bridge_prompt``.
+    """
     shared = asdict(config)
     options = shared.pop("method_options")
     declared = {o.key: options.get(o.key) for o in declared_options(config.method)}
@@ -95,6 +99,10 @@ def build_report(
             "min": int(sizes.min()),
         }
     settings = report_settings(config)
+    if "bridge_prompt" in settings and new_rows.info.get("bridge_prompt") is not None:
+        # The prompt in effect (--bridge-prompt, else the registry's or the bridge folder's);
+        # ``method_options`` keeps what was given.
+        settings["bridge_prompt"] = new_rows.info["bridge_prompt"]
     settings["source_resolved"] = source_resolved
     settings["target_tokenizer_resolved"] = target_tokenizer_resolved
     return {

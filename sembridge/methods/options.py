@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from sembridge.errors import SembridgeError
+from sembridge.errors import SembridgeError, UsageError
 
 # file: an existing file; folder: a folder path (need not exist); str: any text; int, float: numbers;
 # floats: a list of numbers (a sequence, or text with commas); bool: on or off.
@@ -60,7 +60,11 @@ class MethodOption:
         return _METAVARS[self.kind]
 
     def check(self, value: Any, method: str) -> Any:
-        """The value converted to its kind, or a SembridgeError naming the flag and the bad value."""
+        """The value converted to its kind, or an error naming the flag and the bad value.
+
+        A value out of range or of the wrong kind is a :class:`UsageError` (exit status 2); a
+        file that is not there, a :class:`SembridgeError`.
+        """
         if self.kind == "file":
             path = Path(str(value)).expanduser()
             if not path.is_file():
@@ -71,9 +75,9 @@ class MethodOption:
             return str(path)
         if self.kind in ("folder", "str"):
             if not isinstance(value, str | Path):
-                raise SembridgeError(f"{self.flag} must be text, got {value!r}")
+                raise UsageError(f"{self.flag} must be text, got {value!r}")
             if self.kind == "str" and self.words and str(value).strip().lower() not in self.words:
-                raise SembridgeError(
+                raise UsageError(
                     f"{self.flag} must be one of {', '.join(self.words)}, got {value!r}", hint=self.hint
                 )
             if self.kind == "str" and self.words:
@@ -81,7 +85,7 @@ class MethodOption:
             return str(Path(value).expanduser()) if self.kind == "folder" else str(value)
         if self.kind == "bool":
             if not isinstance(value, bool):
-                raise SembridgeError(f"{self.flag} must be True or False, got {value!r}")
+                raise UsageError(f"{self.flag} must be True or False, got {value!r}")
             return value
         if self.kind == "floats":
             return self._numbers(value)
@@ -99,26 +103,26 @@ class MethodOption:
         try:
             numbers = [self._number(item.strip() if isinstance(item, str) else item) for item in items]
         except TypeError:
-            raise SembridgeError(f"{self.flag} must be a list of numbers, got {value!r}") from None
+            raise UsageError(f"{self.flag} must be a list of numbers, got {value!r}") from None
         if not numbers:
-            raise SembridgeError(f"{self.flag} must name at least one number, got {value!r}", hint=self.hint)
+            raise UsageError(f"{self.flag} must name at least one number, got {value!r}", hint=self.hint)
         return numbers
 
     def _number(self, value: Any) -> float | int:
         if isinstance(value, bool):
-            raise SembridgeError(f"{self.flag} must be a number, got {value!r}")
+            raise UsageError(f"{self.flag} must be a number, got {value!r}")
         if self.kind == "int" and isinstance(value, float) and not value.is_integer():
-            raise SembridgeError(f"{self.flag} must be an integer, got {value!r}")
+            raise UsageError(f"{self.flag} must be an integer, got {value!r}")
         try:
             number = int(value) if self.kind == "int" else float(value)
         except (TypeError, ValueError):
             expected = "an integer" if self.kind == "int" else "a number"
             expected += "".join(f" or '{word}'" for word in self.words)
-            raise SembridgeError(f"{self.flag} must be {expected}, got {value!r}", hint=self.hint) from None
+            raise UsageError(f"{self.flag} must be {expected}, got {value!r}", hint=self.hint) from None
         # The number itself is shown (inf, nan, 0.5), whether it came as text or as a number.
         if self.minimum is not None:
             if not (math.isfinite(number) and number >= self.minimum):
-                raise SembridgeError(
+                raise UsageError(
                     f"{self.flag} must be {'' if math.isfinite(number) else 'a finite number '}"
                     f">= {self.minimum:g}, got {number!r}",
                     hint=self.hint,
@@ -126,9 +130,9 @@ class MethodOption:
         elif self.positive and not (math.isfinite(number) and number > 0):
             what = "positive" if math.isfinite(number) else "a finite positive number"
             what = "a positive integer" if self.kind == "int" else what
-            raise SembridgeError(f"{self.flag} must be {what}, got {number!r}", hint=self.hint)
+            raise UsageError(f"{self.flag} must be {what}, got {number!r}", hint=self.hint)
         elif not math.isfinite(number):
-            raise SembridgeError(f"{self.flag} must be a finite number, got {number!r}", hint=self.hint)
+            raise UsageError(f"{self.flag} must be a finite number, got {number!r}", hint=self.hint)
         return number
 
 
@@ -137,14 +141,14 @@ def option_owners(key: str, registry: Mapping[str, Iterable[MethodOption]]) -> l
     return sorted(name for name, options in registry.items() if any(o.key == key for o in options))
 
 
-def unused_option_error(flag: str, method: str, owners: list[str]) -> SembridgeError:
+def unused_option_error(flag: str, method: str, owners: list[str]) -> UsageError:
     """The error for an option of ``owners`` given to ``method``, which does not use it."""
     if len(owners) == 1:
-        return SembridgeError(
+        return UsageError(
             f"{flag} is used only by method '{owners[0]}', not by '{method}'",
             hint=f"leave {flag} out, or use --method {owners[0]}",
         )
-    return SembridgeError(
+    return UsageError(
         f"{flag} is not used by method '{method}'",
         hint=f"{flag} is an option of: {', '.join(owners)}; leave it out or use one of them",
     )
@@ -159,8 +163,9 @@ def check_method_options(
     """Validate ``options`` for ``method`` and return them with defaults filled in.
 
     ``registry`` maps every method name to the options it declares. ``None`` values count as not
-    given. Raises :class:`SembridgeError` for an option of another method, an unknown option, a
-    missing required input (naming its flag, with an example command) or a bad value.
+    given. Raises :class:`UsageError` (exit status 2) for an option of another method, an unknown
+    option, a missing required input (naming its flag, with an example command) or a value out
+    of range, and :class:`SembridgeError` for an input file that is not there.
     """
     declared = {o.key: o for o in registry.get(method, ())}
     flags = {o.key: o.flag for opts in registry.values() for o in opts}
@@ -172,7 +177,7 @@ def check_method_options(
         if owners:
             raise unused_option_error(flags[key], method, owners)
         known = sorted(flags)
-        raise SembridgeError(
+        raise UsageError(
             f"unknown method option '{key}'",
             hint=f"method options are: {', '.join(known)}" if known else None,
         )
@@ -182,7 +187,7 @@ def check_method_options(
             resolved[key] = option.check(given[key], method)
         elif option.required:
             example = (examples or {}).get(method)
-            raise SembridgeError(
+            raise UsageError(
                 f"method '{method}' needs {option.flag} {option.metavar}: {option.help}",
                 hint=f"for example: {example}" if example else None,
             )

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import codecs
 import logging
 import mmap
 from collections.abc import Sequence
@@ -87,6 +88,8 @@ def read_word_vectors(path: str | Path, max_words: int | None = None) -> WordVec
     try:
         with path.open("rb") as handle:
             first = handle.readline()
+            bom = len(codecs.BOM_UTF8) if first.startswith(codecs.BOM_UTF8) else 0  # Windows tools
+            first = first[bom:]
             header = _parse_header(first)
             if header is not None:
                 dim, start = header[1], handle.tell()
@@ -94,7 +97,7 @@ def read_word_vectors(path: str | Path, max_words: int | None = None) -> WordVec
                     raise SembridgeError(f"word vectors '{path}': the header gives dimension {dim}")
                 binary = _looks_binary(handle.readline(), dim)
             else:
-                dim, start, binary = len(first.split()) - 1, 0, False
+                dim, start, binary = len(first.split()) - 1, bom, False
                 if dim < 1:
                     raise SembridgeError(
                         f"'{path}' is not a word2vec file",
@@ -266,7 +269,7 @@ def read_dictionary(path: str | Path) -> list[tuple[str, str]]:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
         raise SembridgeError(f"cannot read the dictionary '{path}': {err}") from err
     pairs: list[tuple[str, str]] = []

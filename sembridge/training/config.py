@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sembridge.errors import SembridgeError
-from sembridge.flags import flag
+from sembridge.errors import SembridgeError, UsageError
+from sembridge.flags import declared_flags, flag, flag_name
 
 Precision = Literal["fp32", "bf16", "fp16"]
 
@@ -240,45 +240,58 @@ class FinetuneConfig:
         default=512,
         metadata=flag("--stats-sample", "Pairs encoded to measure FLOPs and active terms.", RUN, minimum=1),
     )
-    show_progress: bool = field(default=True, metadata=flag("--quiet", "No progress bar.", RUN, invert=True))
+    show_progress: bool = field(
+        default=True,
+        metadata=flag(
+            "--quiet",
+            "No progress bars, sembridge's or its libraries' (as with --json).",
+            RUN,
+            short="-q",
+            invert=True,
+        ),
+    )
 
     def __post_init__(self) -> None:
+        # Each refusal is a usage error naming the flag that sets the value (--lr, not learning_rate).
         for name in ("batch_size", "grad_accum", "max_length", "eval_steps", "save_steps", "logging_steps"):
-            _positive_int(name, getattr(self, name))
+            _positive_int(_flag(name), getattr(self, name))
         for name in ("query_max_length", "doc_max_length", "max_steps", "save_total_limit"):
             if getattr(self, name) is not None:
-                _positive_int(name, getattr(self, name))
+                _positive_int(_flag(name), getattr(self, name))
         for name in ("epochs", "learning_rate", "weight_decay"):  # nan and inf refused before loading
             if not math.isfinite(getattr(self, name)):
-                raise SembridgeError(f"{name} must be a finite number, got {getattr(self, name)}.")
+                raise UsageError(f"{_flag(name)} must be a finite number, got {getattr(self, name)}.")
         if not self.epochs > 0:
-            raise SembridgeError(f"epochs must be > 0, got {self.epochs}.")
+            raise UsageError(f"{_flag('epochs')} must be > 0, got {self.epochs}.")
         if not self.learning_rate > 0:
-            raise SembridgeError(f"learning_rate must be > 0, got {self.learning_rate}.")
+            raise UsageError(f"{_flag('learning_rate')} must be > 0, got {self.learning_rate}.")
         if not 0 <= self.warmup_ratio < 1:
-            raise SembridgeError(f"warmup_ratio must lie in [0, 1), got {self.warmup_ratio}.")
+            raise UsageError(f"{_flag('warmup_ratio')} must lie in [0, 1), got {self.warmup_ratio}.")
         if self.weight_decay < 0:
-            raise SembridgeError(f"weight_decay must be >= 0, got {self.weight_decay}.")
+            raise UsageError(f"{_flag('weight_decay')} must be >= 0, got {self.weight_decay}.")
         if not 0 <= self.reg_warmup_ratio <= 1:
-            raise SembridgeError(f"reg_warmup_ratio must lie in [0, 1], got {self.reg_warmup_ratio}.")
-        if self.precision not in ("fp32", "bf16", "fp16"):
-            raise SembridgeError(f"precision must be fp32, bf16 or fp16, got {self.precision!r}.")
+            raise UsageError(f"{_flag('reg_warmup_ratio')} must lie in [0, 1], got {self.reg_warmup_ratio}.")
+        if self.precision not in ("fp32", "bf16", "fp16"):  # set by --bf16 / --fp16
+            raise UsageError(f"precision must be fp32, bf16 or fp16, got {self.precision!r}.")
         if self.dataloader_workers < 0:
-            raise SembridgeError(f"dataloader_workers must be >= 0, got {self.dataloader_workers}.")
+            raise UsageError(f"{_flag('dataloader_workers')} must be >= 0, got {self.dataloader_workers}.")
         if self.resume_changed and not self.resume:
-            raise SembridgeError("resume_changed (--resume-changed) needs resume", hint="add --resume")
+            raise UsageError(f"{_flag('resume_changed')} needs {_flag('resume')}", hint="add --resume")
         if self.stats_sample_size < 1:
-            raise SembridgeError(
-                f"stats_sample_size must be a positive integer, got {self.stats_sample_size}."
+            raise UsageError(
+                f"{_flag('stats_sample_size')} must be a positive integer, got {self.stats_sample_size}."
             )
-        from sembridge.training.losses import check_loss_settings
+        from sembridge.training.losses import check_loss_kind, check_loss_settings
 
-        check_loss_settings(self.query_reg, self.doc_reg, self.temperature)
-        from sembridge.training.losses import check_loss_kind
-
-        check_loss_kind(self.loss, self.teacher_temperature, self.student_temperature, self.mini_batch_size)
+        try:
+            check_loss_settings(self.query_reg, self.doc_reg, self.temperature)
+            check_loss_kind(
+                self.loss, self.teacher_temperature, self.student_temperature, self.mini_batch_size
+            )
+        except SembridgeError as err:  # a loss setting out of range, refused like the others
+            raise UsageError(_flag_message(err.message), hint=err.hint) from None
         if not math.isfinite(self.margin_scale) or self.margin_scale <= 0:
-            raise SembridgeError(f"--margin-scale must be a finite number > 0, got {self.margin_scale}.")
+            raise UsageError(f"{_flag('margin_scale')} must be a finite number > 0, got {self.margin_scale}.")
         if self.checkpoint_dir is not None:
             self.checkpoint_dir = Path(self.checkpoint_dir)
 
@@ -296,9 +309,22 @@ class FinetuneConfig:
         return data
 
 
-def _positive_int(name: str, value: Any) -> None:
+def _flag(name: str) -> str:
+    """The flag that sets field ``name`` of :class:`FinetuneConfig` (``learning_rate`` -> ``--lr``)."""
+    return flag_name(FinetuneConfig, name)
+
+
+def _flag_message(message: str) -> str:
+    """``message`` with the field it starts with (``query_reg must be ...``) named by its flag."""
+    field_name, _, rest = message.partition(" ")
+    if field_name in declared_flags(FinetuneConfig):
+        return f"{_flag(field_name)} {rest}"
+    return message
+
+
+def _positive_int(flag: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SembridgeError(f"{name} must be a positive integer, got {value!r}.")
+        raise UsageError(f"{flag} must be a positive integer, got {value!r}.")
 
 
 @dataclass

@@ -41,8 +41,8 @@ import numpy as np
 
 from sembridge.cache import default_cache_dir
 from sembridge.data.pairs import paragraph_keys
-from sembridge.errors import SembridgeError
-from sembridge.io import atomic_file, check_output_location
+from sembridge.errors import SembridgeError, UsageError
+from sembridge.io import atomic_file, check_output_file
 from sembridge.log import logger, progress
 
 __all__ = ["MINERS", "TEACHERS", "MineSettings", "MineSummary", "mine", "paragraph_keys"]
@@ -68,12 +68,11 @@ class MineSettings:
     batch_size: int = 64
 
     def __post_init__(self) -> None:
+        # Each refusal is a usage error naming the flag of ``sembridge mine`` that sets the value.
         if self.miner not in MINERS:
-            raise SembridgeError(f"unknown miner '{self.miner}'", hint=f"use one of: {', '.join(MINERS)}")
+            raise UsageError(f"--miner must be one of {', '.join(MINERS)}, got {self.miner!r}")
         if self.teacher not in TEACHERS:
-            raise SembridgeError(
-                f"unknown teacher '{self.teacher}'", hint=f"use one of: {', '.join(TEACHERS)}"
-            )
+            raise UsageError(f"--teacher must be one of {', '.join(TEACHERS)}, got {self.teacher!r}")
         for flag, value, least in (
             ("--negatives", self.negatives, 1),
             ("--range-min", self.range_min, 0),
@@ -81,17 +80,17 @@ class MineSettings:
             ("--batch-size", self.batch_size, 1),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise SembridgeError(f"{flag} must be an integer >= {least}, got {value!r}.")
+                raise UsageError(f"{flag} must be an integer >= {least}, got {value!r}.")
         if self.range_max - self.range_min < self.negatives:
-            raise SembridgeError(
+            raise UsageError(
                 f"--range-min {self.range_min} to --range-max {self.range_max} leaves fewer than "
                 f"--negatives {self.negatives} candidates",
                 hint="widen the range or ask for fewer negatives",
             )
         if not 0 <= self.relative_margin < 1:
-            raise SembridgeError(f"--relative-margin must lie in [0, 1), got {self.relative_margin}.")
+            raise UsageError(f"--relative-margin must lie in [0, 1), got {self.relative_margin}.")
         if not 0 <= self.bm25_weight <= 1:
-            raise SembridgeError(f"--bm25-weight must lie in [0, 1], got {self.bm25_weight}.")
+            raise UsageError(f"--bm25-weight must lie in [0, 1], got {self.bm25_weight}.")
 
 
 @dataclass
@@ -127,6 +126,15 @@ def _bm25_rows(index: Any, query_ids: Sequence[Sequence[int]]) -> np.ndarray:
     return rows / np.maximum(rows.max(axis=1, keepdims=True), 1e-12)
 
 
+def mine_inputs(cache_dir: str | Path | None = None, **paths: Any) -> dict[str, Any]:
+    """What mining reads from disk, by role (the data, corpus, tokenizer and dense model where they
+    are paths, and the cache of mined files): the output must stay apart from each."""
+    return {
+        **{role: str(path) for role, path in paths.items() if path is not None},
+        "cache": Path(cache_dir or default_cache_dir()),
+    }
+
+
 def mine(
     pairs: Any,
     output: str | Path,
@@ -158,9 +166,7 @@ def mine(
 
     settings = settings or MineSettings()
     output = Path(output)
-    if output.exists() and not overwrite:
-        raise SembridgeError(f"output file '{output}' exists", hint="pass --overwrite to replace it")
-    check_output_location(output)
+    check_output_file(output, overwrite, inputs=mine_inputs(cache_dir=cache_dir, **(names or {})))
     queries, positives = [str(q) for q in pairs["query"]], [str(p) for p in pairs["positive"]]
     if not queries:
         raise SembridgeError("no pairs to mine negatives for")

@@ -31,6 +31,7 @@ Layout on disk, for ``-o OUT``:
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -42,12 +43,13 @@ import torch
 from sembridge.data import DataOptions, load_pairs, validate_pairs
 from sembridge.data.pairs import SCORES_COLUMN, numbered_negatives, paragraph_groups
 from sembridge.device import is_main_process, launched_processes, resolve_device
-from sembridge.encoding.encode import load_encoder
+from sembridge.encoding.encode import check_length, check_length_before_loading, length_limits, load_encoder
 from sembridge.encoding.splade_memory import DEFAULT_LOGITS_BUDGET
 from sembridge.errors import SembridgeError
-from sembridge.io import atomic_output_dir, check_output_dir, write_json
+from sembridge.io import atomic_output_dir, check_apart, check_output_dir, write_json
+from sembridge.loading import locate
 from sembridge.log import logger
-from sembridge.model_card import write_model_card
+from sembridge.model_card import INIT_REPORT, write_model_card
 from sembridge.training.callbacks import ResumeSettings, regularizer_weights_in_history
 from sembridge.training.checkpoints import (
     checkpoint_step,
@@ -168,17 +170,6 @@ def _for_eval_loss(evaluation: Dataset | None, config: FinetuneConfig) -> Datase
     return teacher_scores_for(evaluation, config, "evaluation")
 
 
-def _position_limit(encoder: SparseEncoder) -> int | None:
-    config = getattr(getattr(encoder[0], "auto_model", None), "config", None)
-    limit = getattr(config, "max_position_embeddings", None)
-    if not isinstance(limit, int) or limit <= 0:
-        return None
-    model_type = str(getattr(config, "model_type", ""))
-    if "roberta" in model_type or model_type == "camembert":  # positions start after padding_idx
-        limit -= int(getattr(config, "pad_token_id", 1) or 0) + 1
-    return limit
-
-
 def apply_lengths(
     encoder: SparseEncoder, config: FinetuneConfig, columns: Sequence[str] = ("query", "positive", "negative")
 ) -> dict[str, str]:
@@ -186,14 +177,10 @@ def apply_lengths(
     (``query`` is a query, every other text column a document)."""
     routes_by_column = {c: "query" if c == "query" else "document" for c in columns if c != SCORES_COLUMN}
     query, document = config.query_length, config.document_length
-    limit = _position_limit(encoder)
-    if limit is not None:
-        for name, value in (("query length", query), ("document length", document)):
-            if value > limit:
-                raise SembridgeError(
-                    f"{name} {value} is more than the model's {limit} positions",
-                    hint=f"use --max-length (or --query-max-length / --doc-max-length) {limit} or less",
-                )
+    limits = length_limits(encoder)
+    flag = "--max-length"
+    check_length(query, limits, "--query-max-length" if config.query_max_length else flag)
+    check_length(document, limits, "--doc-max-length" if config.doc_max_length else flag)
     first = encoder[0]
     routes = getattr(first, "sub_modules", None)
     if routes is not None and "query" in routes and "document" in routes:  # an inference-free Router
@@ -361,14 +348,27 @@ def prepare(
     eval_data: Dataset | str | Path | None = None,
     data_options: DataOptions | None = None,
     eval_data_options: DataOptions | None = None,
+    model: Any = None,
 ) -> _Prepared:
-    """Steps 1-2: check the settings and folders, read and check the pairs, compare with the checkpoint's."""
+    """Steps 1-2: check the settings and folders, read and check the pairs, compare with the checkpoint's.
+
+    ``model`` (its folder, when it is one) is an input the output and checkpoint folders must stay
+    apart from, like the data files.
+    """
     output_dir = Path(output_dir)
     check_precision(config)
-    check_output_dir(output_dir, config.overwrite)
+    inputs = {
+        "model": model if isinstance(model, (str, Path)) else None,
+        "training data": train_data if isinstance(train_data, (str, Path)) else None,
+        "evaluation data": eval_data if isinstance(eval_data, (str, Path)) else None,
+    }
+    check_output_dir(output_dir, config.overwrite, inputs)
+    check_length_before_loading(model, config.query_length, "--query-max-length or --max-length")
+    check_length_before_loading(model, config.document_length, "--doc-max-length or --max-length")
     checkpoint_dir = (
         Path(config.checkpoint_dir) if config.checkpoint_dir else default_checkpoint_dir(output_dir)
     )
+    check_apart(checkpoint_dir, inputs, what="checkpoint folder")
     if checkpoint_dir.resolve() == output_dir.resolve():
         raise SembridgeError(
             "the checkpoint folder must differ from the output folder", hint="change --checkpoint-dir"
@@ -568,7 +568,11 @@ def write(
     result: FinetuneResult,
     eval_data: Dataset | str | Path | None = None,
 ) -> None:
-    """Step 6, on the first process: sparsity after training, then the model and its reports, atomically."""
+    """Step 6, on the first process: sparsity after training, then the model and its reports, atomically.
+
+    The reports are ``training_args.json``, ``sembridge_finetune.json`` and, when the folder the
+    run started from has one, a copy of its ``sembridge_init.json`` (how the rows were initialised).
+    """
     config, train_data, evaluation = prepared.config, prepared.train, prepared.evaluation
     result.stats_after = measure_sparsity(
         run.trainer.model, run.sample_queries, run.sample_documents, config.batch_size
@@ -603,10 +607,16 @@ def write(
         },
         "versions": library_versions(),
     }
+    # The lineage: the init report of the folder the run started from travels with the model, so
+    # that `sembridge inspect-token` still explains its rows (as initialised, since fine-tuned).
+    local = isinstance(model, (str, Path)) and locate(model).kind == "local"  # not a hub id
+    started = Path(model).expanduser() / INIT_REPORT if local else None
     with atomic_output_dir(prepared.output_dir, config.overwrite, checked=True) as tmp:
         run.trainer.model.save(str(tmp))
         write_json(tmp / TRAINING_ARGS_NAME, json.loads(run.args.to_json_string()))
         write_json(tmp / REPORT_NAME, report)
+        if started is not None and started.is_file():
+            shutil.copyfile(started, tmp / INIT_REPORT)
         write_model_card(tmp, finetune_report=report)
     result.written = True
     if not config.keep_checkpoints:
@@ -648,7 +658,9 @@ def finetune(
     Under ``torchrun`` every process calls this; only the first writes the output.
     """
     config = config or FinetuneConfig()
-    prepared = prepare(train_data, output_dir, config, eval_data, data_options, eval_data_options)
+    prepared = prepare(
+        train_data, output_dir, config, eval_data, data_options, eval_data_options, model=model
+    )
     run = build_trainer(model, prepared, callbacks, loss)
     result = train(prepared, run)
     if run.is_main:

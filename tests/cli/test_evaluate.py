@@ -75,6 +75,7 @@ def test_unreadable_model_folder(tmp_path, pairs_file, splade_dir):
     corrupt.mkdir()
     (corrupt / "config.json").write_text((splade_dir / "config.json").read_text())
     (corrupt / "model.safetensors").write_bytes(b"not a safetensors file")
+    (corrupt / "tokenizer.json").write_bytes((splade_dir / "tokenizer.json").read_bytes())
     err = error_of(invoke("evaluate", "-m", corrupt, "--data", pairs_file, "-o", out))
     assert isinstance(err, ModelLoadError) and "could not load" in str(err) and "corrupt-model" in str(err)
     assert not out.exists()

@@ -73,7 +73,7 @@ def test_precision_flags_are_checked(tmp_path: Path) -> None:
 def test_bad_layout_is_refused(tmp_path: Path) -> None:
     result = invoke("-m", "x", "-d", "y.jsonl", "-o", str(tmp_path / "out"), "--layout", "xml")
     assert isinstance(result.exception, SembridgeError)
-    assert "unknown data layout 'xml'" in result.exception.message
+    assert "--layout must be one of auto, pairs, miracl, webfaq, got 'xml'" in result.exception.message
 
 
 @pytest.mark.parametrize("checkpoints", [["checkpoint-20", "checkpoint-40"], []])

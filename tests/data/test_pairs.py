@@ -252,7 +252,53 @@ def test_save_and_reload_pairs(tmp_path: Path) -> None:
 
 
 def test_unknown_layout_and_limit_are_refused() -> None:
-    with pytest.raises(SembridgeError, match="unknown data layout 'csvx'"):
+    with pytest.raises(SembridgeError, match="--layout must be one of auto, .*, got 'csvx'"):
         DataOptions(layout="csvx")  # type: ignore[arg-type]
-    with pytest.raises(SembridgeError, match="limit must be a positive integer, got 0"):
+    with pytest.raises(SembridgeError, match="--limit must be a positive integer, got 0"):
         DataOptions(limit=0)
+
+
+def test_tsv_cells_are_raw_text_a_quote_swallows_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.tsv"
+    path.write_text(
+        'query\tpositive\n"quoted start\tp1\nq2\tp2 with "quotes" inside\nq3\t"p3"\n', encoding="utf-8"
+    )
+    data = load_pairs(path)
+    assert list(data["query"]) == ['"quoted start', "q2", "q3"]
+    assert list(data["positive"]) == ["p1", 'p2 with "quotes" inside', '"p3"']
+    # CSV keeps its quoting rules.
+    csv_path = tmp_path / "pairs.csv"
+    csv_path.write_text('query,positive\n"a, b",p1\n', encoding="utf-8")
+    assert load_pairs(csv_path)[0] == {"query": "a, b", "positive": "p1"}
+
+
+def test_tsv_row_with_a_tab_too_many_says_tsv_cannot_hold_one(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.tsv"
+    path.write_text('query\tpositive\nq1\t"a\tb"\n', encoding="utf-8")
+    with pytest.raises(SembridgeError, match="pairs.tsv line 2: 3 fields but the header names 2") as err:
+        load_pairs(path)
+    assert "TSV cell cannot hold a tab" in (err.value.hint or "")
+
+
+def test_repeated_pairs_are_warned_once_and_kept(tmp_path: Path, sembridge_warnings: list[str]) -> None:
+    path = write_jsonl(
+        tmp_path / "pairs.jsonl",
+        [
+            {"query": "q1", "positive": "p1"},
+            {"query": "q2", "positive": "p2"},
+            {"query": "q1", "positive": "p1"},
+            {"query": "q1", "positive": "other"},  # the same query with another positive: no repeat
+            {"query": "q2", "positive": "p2"},
+            {"query": "q1", "positive": "p1"},
+        ],
+    )
+    data = load_pairs(path)
+    assert len(data) == 6  # kept
+    (warning,) = [m for m in sembridge_warnings if "repeat" in m]
+    assert warning.startswith(
+        "pairs.jsonl: 3 training pair(s) repeat an earlier pair (the same query and positive), "
+        "e.g. pairs.jsonl line 3 repeats line 1 ('q1' -> 'p1'); they are kept"
+    )
+    sembridge_warnings.clear()
+    load_pairs(write_jsonl(tmp_path / "unique.jsonl", [{"query": "q", "positive": "p"}]))
+    assert not [m for m in sembridge_warnings if "repeat" in m]

@@ -195,3 +195,148 @@ def test_pairs_dataset_adds_negatives_as_unjudged_documents():
     data = pairs_dataset([("q a", "pos a"), ("q b", "pos b")], "eval", negatives=["neg", "pos a", " ", "neg"])
     assert data.corpus == {"d0": "pos a", "d1": "pos b", "d2": "neg"}
     assert data.qrels == {"q0": {"d0": 1}, "q1": {"d1": 1}}
+
+
+def test_beir_round_trip_keeps_ids_with_spaces_and_other_scripts(tmp_path):
+    ids = ["doc 1", "d-1", "文档1", "123"]
+    data = RetrievalDataset(
+        corpus={doc: f"text of {doc}" for doc in ids},
+        queries={"q 1": "first", "问题": "second", "7": "third"},
+        qrels={"q 1": {"doc 1": 1, "d-1": 0}, "问题": {"文档1": 2}, "7": {"123": 1}},
+    )
+    folder = save_beir(data, tmp_path / "beir", split="test")
+    again = load_retrieval_data(folder, split="test")
+    assert (again.corpus, again.queries, again.qrels) == (data.corpus, data.queries, data.qrels)
+
+
+BOM = "\ufeff"
+
+
+def test_beir_files_starting_with_a_byte_order_mark(tmp_path):
+    folder = tmp_path / "beir"
+    (folder / "qrels").mkdir(parents=True)
+    corpus = [{"_id": "d1", "title": "", "text": "paris"}, {"_id": "d2", "title": "", "text": "rome"}]
+    (folder / "corpus.jsonl").write_text(
+        BOM + "".join(json.dumps(r) + "\n" for r in corpus), encoding="utf-8"
+    )
+    with gzip.open(folder / "queries.jsonl.gz", "wt", encoding="utf-8") as out:  # gzipped too
+        out.write(BOM + json.dumps({"_id": "q1", "text": "capital"}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text(
+        BOM + "query-id\tcorpus-id\tscore\nq1\td1\t1\n", encoding="utf-8"
+    )
+    data = load_retrieval_data(folder, split="test")
+    assert list(data.corpus) == ["d1", "d2"] and data.corpus["d1"] == "paris"
+    assert data.queries == {"q1": "capital"} and data.qrels == {"q1": {"d1": 1}}
+    # A header-less qrels file: the first judgement keeps a clean query id.
+    (folder / "qrels" / "test.tsv").write_text(BOM + "q1\td1\t1\n", encoding="utf-8")
+    assert load_retrieval_data(folder, split="test").qrels == {"q1": {"d1": 1}}
+    # MIRACL topics and TREC qrels.
+    miracl = tmp_path / "miracl"
+    (miracl / "topics").mkdir(parents=True)
+    (miracl / "qrels").mkdir()
+    (miracl / "corpus").mkdir()
+    (miracl / "topics" / "topics.x-dev.tsv").write_text(BOM + "1\tcapital\n", encoding="utf-8")
+    (miracl / "qrels" / "qrels.x-dev.tsv").write_text(BOM + "1 Q0 d1 1\n", encoding="utf-8")
+    (miracl / "corpus" / "docs.jsonl").write_text(
+        BOM + json.dumps({"docid": "d1", "title": "", "text": "paris"}) + "\n", encoding="utf-8"
+    )
+    data = load_retrieval_data(miracl, split="dev")
+    assert data.queries == {"1": "capital"} and data.qrels == {"1": {"d1": 1}} and list(data.corpus) == ["d1"]
+
+
+def _miracl(folder: Path, qrels: dict[str, str]) -> Path:
+    (folder / "topics").mkdir(parents=True)
+    (folder / "qrels").mkdir()
+    (folder / "topics" / "topics.x-dev.tsv").write_text("1\tcapital\n", encoding="utf-8")
+    for name, text in qrels.items():
+        (folder / "qrels" / name).write_text(text, encoding="utf-8")
+    write_jsonl(folder / "corpus" / "docs.jsonl", [{"docid": "a", "text": "x"}, {"docid": "b", "text": "y"}])
+    return folder
+
+
+def test_miracl_qrels_files_that_disagree_keep_the_last_with_a_warning(tmp_path, sembridge_warnings):
+    folder = _miracl(
+        tmp_path / "miracl",
+        {"qrels.x-dev.tsv": "1 Q0 a 1\n1 Q0 b 1\n", "qrels.y-dev.tsv": "1 Q0 a 0\n1 Q0 b 1\n"},
+    )
+    data = load_retrieval_data(folder, split="dev", data_format="miracl")
+    assert data.qrels == {"1": {"a": 0, "b": 1}}
+    assert sembridge_warnings == [
+        f"the qrels of '{folder}': 1 judgement(s) give a query and document judged before a different "
+        "relevance (e.g. query '1', document 'a': 1, then 0 at qrels.y-dev.tsv); the last one is kept"
+    ]
+
+
+def test_hub_qrels_that_disagree_keep_the_last_with_a_warning(monkeypatch, sembridge_warnings):
+    def load_dataset(repo, config):
+        return {
+            "corpus": {"corpus": [{"_id": "d1", "text": "ответ"}]},
+            "queries": {"test": [{"_id": "q1", "text": "вопрос"}]},
+            "default": {"test": [{"query-id": "q1", "corpus-id": "d1", "score": s} for s in (0, 1)]},
+        }[config]
+
+    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=load_dataset))
+    assert load_retrieval_data("org/set", split="test").qrels == {"q1": {"d1": 1}}
+    assert sembridge_warnings == [
+        "org/set: 1 judgement(s) give a query and document judged before a different relevance "
+        "(e.g. query 'q1', document 'd1': 0, then 1 at org/set[qrels] row 2); the last one is kept"
+    ]
+
+
+def test_documents_with_empty_text_are_kept_with_one_warning(tmp_path, sembridge_warnings):
+    folder = tmp_path / "beir"
+    write_jsonl(
+        folder / "corpus.jsonl",
+        [
+            {"_id": "d1", "title": "", "text": "paris"},
+            {"_id": "d2", "title": "", "text": ""},
+            {"_id": "d3", "text": "  \n"},
+        ],
+    )
+    write_jsonl(folder / "queries.jsonl", [{"_id": "q1", "text": "capital"}])
+    (folder / "qrels").mkdir()
+    (folder / "qrels" / "test.tsv").write_text("q1\td1\t1\nq1\td2\t0\n", encoding="utf-8")
+    data = load_retrieval_data(folder, split="test")
+    assert list(data.corpus) == ["d1", "d2", "d3"]
+    assert sembridge_warnings == [
+        f"the corpus of '{folder}' holds 2 document(s) with empty text (e.g. 'd2', 'd3'); they are kept, "
+        "but hold nothing a query can match"
+    ]
+    sembridge_warnings.clear()
+    assert len(load_corpus(folder / "corpus.jsonl")) == 3  # export reads the corpus alone
+    assert sembridge_warnings == [
+        f"the corpus of '{folder / 'corpus.jsonl'}' holds 2 document(s) with empty text (e.g. 'd2', 'd3'); "
+        "they are kept, but hold nothing a query can match"
+    ]
+
+
+TSV_RULE = "ids may not contain tabs or line breaks"
+
+
+@pytest.mark.parametrize(
+    ("kind", "bad", "rule"),
+    [
+        ("document", "d\t1", TSV_RULE),
+        ("query", "q\n1", TSV_RULE),
+        ("document", "d\r1", TSV_RULE),
+        ("query", "", "ids may not be empty"),
+    ],
+)
+def test_save_beir_refuses_ids_its_qrels_tsv_cannot_hold_before_writing(tmp_path, kind, bad, rule):
+    query, doc = (bad, "d1") if kind == "query" else ("q1", bad)
+    data = RetrievalDataset(corpus={doc: "text"}, queries={query: "query"}, qrels={query: {doc: 1}})
+    with pytest.raises(SembridgeError) as err:
+        save_beir(data, tmp_path / "beir")
+    assert err.value.message == f"{kind} id {bad!r} cannot be written in BEIR qrels TSV ({rule})"
+    assert f"change that {kind} id" in (err.value.hint or "")
+    assert not (tmp_path / "beir").exists()  # refused before any file is written
+
+
+def test_save_beir_writes_unjudged_ids_any_json_line_holds(tmp_path):
+    data = RetrievalDataset(
+        corpus={"doc 1": "paris", "文档1": "巴黎", "odd\tid": "an unjudged document"},
+        queries={"q 1": "capital"},
+        qrels={"q 1": {"doc 1": 1, "文档1": 0}},
+    )
+    again = load_retrieval_data(save_beir(data, tmp_path / "beir"), split="test")
+    assert (again.corpus, again.queries, again.qrels) == (data.corpus, data.queries, data.qrels)

@@ -37,7 +37,8 @@ def texts(count: int = BATCH) -> list[str]:
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("large-vocab") / "model"
-    tokenizer = wordpiece_tokenizer(WORDS)
+    # The words, then filler pieces up to the vocabulary (a far smaller tokenizer is refused).
+    tokenizer = wordpiece_tokenizer([*WORDS, *(f"piece{i}" for i in range(VOCAB - 5 - len(WORDS)))])
     model = tiny_mlm("bert", VOCAB, seed=3)
     save_sparse_encoder(model, tokenizer, path, max_seq_length=LENGTH)
     return path

@@ -50,3 +50,94 @@ def test_unknown_metric_is_refused():
     with pytest.raises(SembridgeError, match="unknown metric 'foo@3'"):
         parse_metrics(["nDCG@10", "foo@3"])
     assert [str(m) for m in parse_metrics(["nDCG@10,R@100", "RR@10"])] == ["nDCG@10", "R@100", "RR@10"]
+
+
+@pytest.mark.parametrize(
+    ("name", "cutoff"),
+    [
+        ("nDCG@0", "0"),
+        ("P@0", "0"),
+        ("R@0", "0"),
+        ("AP@0", "0"),
+        ("Judged@0", "0"),
+        ("nDCG@-1", "-1"),
+        ("R@ -5", "-5"),
+        ("nDCG@1.5", "1.5"),
+        ("R@1e3", "1000.0"),
+        ("P@True", "True"),
+    ],
+)
+def test_cutoff_below_one_or_not_whole_is_refused(name, cutoff):
+    # pytrec_eval aborts the process (a C assertion) on nDCG@0: refused while parsing instead.
+    with pytest.raises(SembridgeError) as err:
+        parse_metrics(["nDCG@10", name])
+    assert str(err.value) == (
+        f"metric '{name}' has cutoff {cutoff}; a cutoff must be a whole number of at least 1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("AP(rel=0)", "metric 'AP(rel=0)' has rel=0; a relevance level must be a whole number of at least 1"),
+        ("P(foo=1)@5", "metric 'P(foo=1)@5' is not valid: unsupported params found: ['foo']"),
+        ('nDCG(dcg="bogus")@5', "metric 'nDCG(dcg=\"bogus\")@5' is not valid: invalid param dcg='bogus'"),
+        ("IPrec@2", "metric 'IPrec@2' is not valid: invalid param recall=2"),
+        ("alpha_nDCG@5", "metric 'alpha_nDCG@5' cannot be computed: no installed ir-measures provider"),
+    ],
+)
+def test_parameters_the_evaluators_cannot_take_are_refused(name, message):
+    with pytest.raises(SembridgeError) as err:
+        parse_metrics([name])
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_valid_parameters_still_parse():
+    names = ["nDCG@1", "IPrec@0.5", "RR(rel=2)@10", "AP", 'nDCG(dcg="exp-log2")@5', "R@100000"]
+    assert [str(m) for m in parse_metrics(names)] == [
+        "nDCG@1",
+        "IPrec@0.5",
+        "RR(rel=2)@10",
+        "AP",
+        "nDCG(dcg='exp-log2')@5",
+        "R@100000",
+    ]
+
+
+def test_evaluate_refuses_a_zero_cutoff_before_any_work(monkeypatch, tmp_path):
+    from sembridge.data import pairs_dataset
+    from sembridge.evaluation import pipeline
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("reached the data or a model before the metrics were checked")
+
+    for name in ("load_retrieval_data", "validate_dataset", "load_encoder", "encode_texts"):
+        monkeypatch.setattr(pipeline, name, no_work)
+    data = pairs_dataset([("q text", "d text")])
+    with pytest.raises(SembridgeError, match=r"^metric 'nDCG@0' has cutoff 0;"):
+        pipeline.evaluate([str(tmp_path / "model")], data, metrics=["R@100", "nDCG@0"])
+    with pytest.raises(SembridgeError, match=r"^metric 'P@0' has cutoff 0;"):
+        pipeline.evaluate([str(tmp_path / "model")], tmp_path / "data", metrics=["P@0"])
+
+
+@pytest.mark.parametrize("metrics", ["nDCG@0", "R@100,P@0", "R@0"])
+def test_cli_refuses_a_zero_cutoff_with_exit_1(tmp_path, capsys, metrics):
+    from sembridge.cli.app import main
+
+    bad = metrics.split(",")[-1]
+    with pytest.raises(SystemExit) as done:
+        main(
+            [
+                "evaluate",
+                "-m",
+                str(tmp_path / "model"),
+                "--data",
+                str(tmp_path / "d.jsonl"),
+                "--metrics",
+                metrics,
+            ]
+        )
+    assert done.value.code == 2  # a usage error, like Typer's range checks
+    err = capsys.readouterr().err
+    assert f"Error: metric '{bad}' has cutoff 0; a cutoff must be a whole number of at least 1" in err
+    assert "Traceback" not in err

@@ -9,13 +9,8 @@ import pytest
 from rich.console import Console
 
 from sembridge.errors import OutputExistsError, SembridgeError
-from sembridge.evaluation.report import (
-    check_output_file,
-    plot_path_for,
-    results_table,
-    write_plot,
-    write_report_json,
-)
+from sembridge.evaluation.report import plot_path_for, results_table, write_plot, write_report_json
+from sembridge.io import check_output_file
 
 
 def fake_report() -> dict:

@@ -170,3 +170,53 @@ def test_special_tokens_never_exported_nor_counted(tmp_path, special_heavy_dir):
     assert row["doc_terms"] == pytest.approx(float((raw[:, keep] != 0).sum(axis=1).mean()))
     assert row["query_terms"] == pytest.approx(float((raw_queries[:, keep] != 0).sum(axis=1).mean()))
     assert row["doc_terms"] < float((raw != 0).sum(axis=1).mean())
+
+
+# Ids of every form a format may be given; which ones each format's files cannot hold.
+ODD_CORPUS = {"doc 1": CORPUS["d1"], "d-1": CORPUS["d2"], "文档1": CORPUS["d3"], "123": CORPUS["d4"]}
+ODD_QUERIES = {"q 1": QUERIES["q1"], "问题": QUERIES["q2"], "7": QUERIES["q3"]}
+REFUSED = {
+    # (format, kind, id): the reason in the error
+    ("anserini", "query", "q\t1"): "queries.tsv ids may not contain tabs or line breaks",
+    ("anserini", "query", "q\n1"): "queries.tsv ids may not contain tabs or line breaks",
+    ("anserini", "query", "q\r1"): "queries.tsv ids may not contain tabs or line breaks",
+    ("opensearch", "document", ""): "a bulk _id may not be empty",
+    ("elasticsearch", "document", "文" * 200): "a bulk _id is at most 512 bytes, this one has 600",
+}
+
+
+def test_ids_each_format_can_hold():
+    from sembridge.export import WRITERS
+
+    held = [*ODD_CORPUS, *ODD_QUERIES, "d\t1", "line\nbreak", '"quoted"', "x" * 512]
+    for fmt, writer in WRITERS.items():
+        for kind in ("document", "query"):
+            ids = [i for i in held if (fmt, kind, i) not in REFUSED]
+            if fmt == "anserini" and kind == "query":
+                ids = [i for i in ids if not any(c in i for c in "\t\n\r")]
+            writer.check_ids(ids, kind)  # no error
+    for (fmt, kind, value), reason in REFUSED.items():
+        shown = repr(value) if len(value) <= 80 else f"{value[:60]!r}..."
+        with pytest.raises(SembridgeError) as info:
+            WRITERS[fmt].check_ids(["fine", value], kind)
+        assert str(info.value) == f"{kind} id {shown} cannot be written in the {fmt} export ({reason})"
+
+
+def test_id_a_format_cannot_hold_is_refused_before_the_model_is_loaded(tmp_path):
+    out = tmp_path / "o"
+    with pytest.raises(SembridgeError, match=r"^query id 'q\\t1' cannot be written in the anserini export"):
+        export_vectors("no-such-model-folder/", {"d1": "x"}, out, format="anserini", queries={"q\t1": "y"})
+    with pytest.raises(SembridgeError, match=r"^document id '' cannot be written in the opensearch export"):
+        export_vectors("no-such-model-folder/", {"": "x"}, out, format="opensearch")
+    assert not out.exists()
+
+
+@pytest.mark.e2e
+def test_round_trip_of_ids_with_spaces_and_other_scripts(tmp_path, splade_dir):
+    for fmt in EXPORT_FORMATS:
+        out = tmp_path / fmt
+        export_vectors(
+            splade_dir, ODD_CORPUS, out, format=fmt, queries=ODD_QUERIES, device="cpu", show_progress=False
+        )
+        docs, queries = READERS[fmt](out)
+        assert list(docs) == list(ODD_CORPUS) and list(queries) == list(ODD_QUERIES), fmt

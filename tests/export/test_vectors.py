@@ -13,7 +13,7 @@ from sembridge.encoding.encode import encode_texts, load_encoder, vocabulary_ter
 from sembridge.encoding.pruning import Pruning
 from sembridge.encoding.terms import drop_special_tokens, unique_terms
 from sembridge.errors import OutputExistsError, SembridgeError
-from sembridge.export import export_anserini, quantize, read_vector_collection
+from sembridge.export import export_anserini, export_vectors, quantize, read_vector_collection
 
 
 def test_quantize_rounds_and_drops_zeros():
@@ -97,3 +97,120 @@ def test_export_refusals(tmp_path):
     with pytest.raises(SembridgeError, match="has no config.json"):
         export_anserini(tmp_path / "broken", {"d": "x"}, tmp_path / "o", device="cpu")
     assert not (tmp_path / "o").exists()
+
+
+def test_every_format_declares_the_impacts_it_holds():
+    from sembridge.export import WRITERS
+    from sembridge.export.vectors import INT64_MAX, impact_limits
+
+    assert {fmt: impact_limits(writer) for fmt, writer in WRITERS.items()} == {
+        "anserini": (2**31 - 1, 2**31 - 1),  # Lucene impacts are 32-bit term frequencies
+        "seismic": (65_504, 2_048),  # f16
+        "opensearch": (INT64_MAX, 512),  # float32 with 9 significant bits; 64-bit ints written
+        "elasticsearch": (INT64_MAX, 512),
+        "qdrant": (INT64_MAX, 2**24),  # float32
+    }
+
+
+@pytest.mark.parametrize("scale", [0, -1, float("nan"), float("inf")])
+def test_scale_not_finite_or_not_positive_refused_before_any_work(tmp_path, scale):
+    from sembridge.export import export
+
+    with pytest.raises(SembridgeError, match=r"^scale must be positive and finite, got "):
+        export_anserini("unused", {"d": "x"}, tmp_path / "o", scale=scale)
+    # export() checks it before the corpus is read (this one does not exist)
+    with pytest.raises(SembridgeError, match=r"^scale must be positive and finite, got "):
+        export("unused", tmp_path / "o", format="seismic", corpus=tmp_path / "none.jsonl", scale=scale)
+    assert not (tmp_path / "o").exists()
+
+
+CORPUS = {"d1": "what is the capital of france? paris is.", "d2": "the cat sat on the mat"}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("fmt", "scale", "limit"),
+    [("anserini", 1e300, "2,147,483,647"), ("anserini", 1e9, "2,147,483,647"), ("seismic", 1e5, "65,504")],
+)
+def test_impact_above_the_format_limit_refused_and_nothing_written(tmp_path, splade_dir, fmt, scale, limit):
+    out = tmp_path / "o"
+    with pytest.raises(SembridgeError) as err:
+        export_vectors(splade_dir, CORPUS, out, format=fmt, scale=scale, device="cpu", show_progress=False)
+    message = str(err.value)
+    assert message.startswith("document 'd1' has impact ") and "\n" not in message
+    assert f"x scale {scale:g}), above {limit}, the largest impact --format {fmt} holds" in message
+    assert "smaller --scale" in err.value.hint
+    assert not out.exists()
+
+
+@pytest.mark.e2e
+def test_impact_overflowing_64_bits_refused(tmp_path, splade_dir):
+    # qdrant stores float32, but the impacts are written as 64-bit integers: 1e19 would wrap
+    out = tmp_path / "o"
+    with pytest.raises(SembridgeError, match=r"above 9,223,372,036,854,775,807, the largest impact"):
+        export_vectors(
+            splade_dir, CORPUS, out, format="qdrant", scale=1e19, device="cpu", show_progress=False
+        )
+    assert not out.exists()
+
+
+@pytest.mark.e2e
+def test_seismic_warns_once_above_what_f16_keeps_exactly(tmp_path, splade_dir, sembridge_warnings):
+    queries = {"q1": "capital of france"}
+    summary = export_vectors(
+        splade_dir,
+        CORPUS,
+        tmp_path / "big",
+        format="seismic",
+        scale=1000,
+        queries=queries,
+        device="cpu",
+        show_progress=False,
+    )
+    written = [
+        v
+        for line in (tmp_path / "big" / "documents.jsonl").read_text().splitlines()
+        for v in json.loads(line)["vector"].values()
+    ]
+    assert summary["max_impact"] == max(written) > 2_048
+    warned = [m for m in sembridge_warnings if "keeps exactly" in m]
+    assert warned == [
+        f"the largest impact, {summary['max_impact']:,}, is above 2,048, the largest --format seismic "
+        "keeps exactly: larger impacts may come back rounded (a --scale of at most "
+        f"{int(1000 * 2048 / summary['max_impact'])} avoids it)"
+    ]
+    sembridge_warnings.clear()
+    normal = export_vectors(
+        splade_dir, CORPUS, tmp_path / "normal", format="seismic", device="cpu", show_progress=False
+    )
+    assert 0 < normal["max_impact"] <= 2_048 and normal["scale"] == 100
+    assert not [m for m in sembridge_warnings if "keeps exactly" in m]
+
+
+@pytest.mark.e2e
+def test_cli_refuses_an_overflowing_scale_with_exit_1(tmp_path, splade_dir, capsys):
+    from sembridge.cli import app as app_module
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"_id": k, "text": v}) + "\n" for k, v in CORPUS.items()))
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as done:
+        app_module.main(
+            [
+                "export",
+                "-m",
+                str(splade_dir),
+                "--corpus",
+                str(corpus),
+                "-o",
+                str(out),
+                "--scale",
+                "1e300",
+                "--device",
+                "cpu",
+            ]
+        )
+    assert done.value.code == 1
+    err = capsys.readouterr().err
+    assert "Error: document 'd1' has impact 2.72e+300" in err and "Traceback" not in err
+    assert not out.exists()

@@ -9,7 +9,7 @@ import torch
 
 from sembridge.cli.app import main
 from sembridge.errors import SembridgeError
-from sembridge.init.alpha_search import DEFAULT_CANDIDATES, METRIC
+from sembridge.init.alpha_search import DEFAULT_CANDIDATES, METRIC, MIN_DEV_QUERIES, search_alpha
 from sembridge.init.pipeline import REPORT_FILE, initialize
 from tests.cli.test_init import _error_lines, _init_args, _run, paths  # noqa: F401 (fixture)
 from tests.init.test_pipeline import _config, tiny_setup  # noqa: F401 (fixture)
@@ -87,10 +87,10 @@ def test_cli_auto_then_inspect_shows_the_chosen_alpha(paths, capsys):  # noqa: F
     assert data["alpha"] == chosen and data["alpha_setting"] == "auto"
 
 
-def test_cli_auto_without_dev_data_exits_1_and_writes_nothing(paths, capsys):  # noqa: F811
+def test_cli_auto_without_dev_data_exits_2_and_writes_nothing(paths, capsys):  # noqa: F811
     out = paths["tmp"] / "auto"
     code, _, err = _run(_init_args(paths, out, **{"--alpha": "auto"}), capsys)
-    assert code == 1
+    assert code == 2
     (line,) = _error_lines(err)
     assert "--alpha auto needs --dev-data" in line
     assert not out.exists()
@@ -128,3 +128,31 @@ def test_real_russian_auto_alpha_on_training_pairs(
     # Support shrinks as alpha grows: the candidates really differ.
     supports = {c["alpha"]: c["support_mean"] for c in search["candidates"]}
     assert supports[3.0] > supports[4.0]
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop(alpha):
+    raise _Stop  # the warning comes before any candidate is built
+
+
+@pytest.mark.parametrize(("pairs", "warned"), [(4, True), (MIN_DEV_QUERIES, False)])
+def test_too_few_dev_queries_are_warned(tmp_path, sembridge_warnings, pairs, warned):
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text(
+        "".join(json.dumps({"query": f"q{i}", "positive": f"p{i}"}) + "\n" for i in range(pairs)),
+        encoding="utf-8",
+    )
+    with pytest.raises(_Stop):
+        search_alpha(_stop, lambda rows, folder: None, dev, [2.0])
+    found = [m for m in sembridge_warnings if m.startswith("alpha auto:")]
+    if warned:
+        assert found == [
+            f"alpha auto: the development data {dev} holds only 4 judged queries; with fewer than 50 the "
+            f"candidates' {METRIC} differ by chance as much as by alpha, so the choice may not carry over "
+            "(give a few hundred development pairs, or a fixed --alpha such as 4)"
+        ]
+    else:
+        assert found == []

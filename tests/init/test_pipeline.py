@@ -190,7 +190,7 @@ def test_option_given_twice_or_unknown_refused():
     with pytest.raises(SembridgeError, match="unknown method option 'alhpa'") as refused:
         InitConfig(source="s", target_tokenizer="t", alhpa=2)
     assert "alpha" in refused.value.hint
-    with pytest.raises(SembridgeError, match="chunk_size must be a positive integer, got 0"):
+    with pytest.raises(SembridgeError, match="--chunk-size must be a positive integer, got 0"):
         InitConfig(source="s", target_tokenizer="t", chunk_size=0)
 
 
@@ -199,3 +199,22 @@ def test_report_settings_list_the_method_options(tiny_setup):
     assert settings["bridge"] == str(tiny_setup["bridge"]) and settings["bridge_prompt"] is None
     assert settings["method_options"]["alpha"] == 2.0 and "bridge_prompt" not in settings["method_options"]
     assert settings["cache_dir"] == str(tiny_setup["tmp"] / "cache")
+
+
+@pytest.mark.parametrize("specials_only", ["wordpiece", "sentencepiece"])
+def test_target_tokenizer_with_only_special_tokens_refused_before_the_bridge(tiny_setup, specials_only):
+    from sembridge.errors import SembridgeError
+    from tests.helpers import sentencepiece_tokenizer
+
+    target = tiny_setup["tmp"] / f"specials-{specials_only}"
+    tokenizer = wordpiece_tokenizer([]) if specials_only == "wordpiece" else sentencepiece_tokenizer([])
+    tokenizer.save_pretrained(target)
+    out = tiny_setup["tmp"] / "out"
+    config = _config(tiny_setup, target_tokenizer=str(target), bridge=str(tiny_setup["tmp"] / "no-bridge"))
+    with pytest.raises(SembridgeError) as err:
+        initialize(config, output_dir=out)
+    assert str(err.value).startswith(
+        f"target tokenizer '{target}' has no regular token: its 5 token(s) are all special ("
+    )
+    assert "sembridge tokenizer train" in err.value.hint
+    assert not out.exists()

@@ -150,4 +150,4 @@ def test_init_with_the_onnx_backend_records_it(tmp_path: Path, monkeypatch: pyte
     assert any((tmp_path / "cache" / "onnx").iterdir())
     with pytest.raises(SystemExit) as exit_info:
         main([*argv, "--bridge-backend", "gpu", "-o", str(tmp_path / "other")])
-    assert exit_info.value.code == 1 and not (tmp_path / "other").exists()
+    assert exit_info.value.code == 2 and not (tmp_path / "other").exists()

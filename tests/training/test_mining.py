@@ -111,8 +111,8 @@ def test_a_second_run_comes_from_the_cache_and_the_output_is_never_replaced(asse
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"miner": "splade"}, "unknown miner 'splade'"),
-        ({"teacher": "oracle"}, "unknown teacher 'oracle'"),
+        ({"miner": "splade"}, r"--miner must be one of bm25, dense, bm25\+dense, got 'splade'"),
+        ({"teacher": "oracle"}, r"--teacher must be one of bm25, dense, bm25\+dense, got 'oracle'"),
         ({"negatives": 0}, "--negatives must be an integer >= 1"),
         ({"range_min": 5, "range_max": 6, "negatives": 2}, "leaves fewer than --negatives 2"),
         ({"relative_margin": 1.0}, "--relative-margin must lie in"),

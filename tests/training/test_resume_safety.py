@@ -218,7 +218,7 @@ def test_run_settings_survive_the_file_and_go_with_the_checkpoints(tmp_path: Pat
 
 
 def test_resume_changed_needs_resume() -> None:
-    with pytest.raises(SembridgeError, match="needs resume"):
+    with pytest.raises(SembridgeError, match="--resume-changed needs --resume"):
         FinetuneConfig(resume_changed=True)
 
 

@@ -106,10 +106,10 @@ def test_resume_without_checkpoints_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"batch_size": 0}, "batch_size must be a positive integer, got 0."),
-        ({"temperature": 0.0}, "temperature must be > 0, got 0.0."),
-        ({"doc_reg": -1.0}, "doc_reg must be >= 0, got -1.0."),
-        ({"warmup_ratio": 1.0}, "warmup_ratio must lie in [0, 1), got 1.0."),
+        ({"batch_size": 0}, "--batch-size must be a positive integer, got 0."),
+        ({"temperature": 0.0}, "--temperature must be > 0, got 0.0."),
+        ({"doc_reg": -1.0}, "--doc-reg must be >= 0, got -1.0."),
+        ({"warmup_ratio": 1.0}, "--warmup-ratio must lie in [0, 1), got 1.0."),
         ({"precision": "int8"}, "precision must be fp32, bf16 or fp16, got 'int8'."),
     ],
 )
@@ -299,6 +299,7 @@ def test_resume_continues_from_the_saved_step(
 def test_query_and_document_lengths_apply_per_column(splade_tiny: Path) -> None:
     from sentence_transformers.sparse_encoder.data_collator import SparseEncoderDataCollator
 
+    from sembridge.encoding.encode import check_length_before_loading
     from sembridge.loading import load_sparse_encoder
     from sembridge.training.trainer import apply_lengths
 
@@ -310,5 +311,10 @@ def test_query_and_document_lengths_apply_per_column(splade_tiny: Path) -> None:
     assert batch["query_input_ids"].shape[1] == 8
     assert batch["positive_input_ids"].shape[1] == 24
     assert batch["negative_input_ids"].shape[1] == 24
-    with pytest.raises(SembridgeError, match="document length 600 is more than the model's 512 positions"):
+    with pytest.raises(SembridgeError, match="--max-length 600 is more than the model's 512 positions"):
         apply_lengths(encoder, small(max_length=600, query_max_length=32))
+    with pytest.raises(SembridgeError, match="--query-max-length 2 is below 3: the model adds 2 special"):
+        apply_lengths(encoder, small(max_length=24, query_max_length=2))
+    with pytest.raises(SembridgeError, match="--max-length 513 is more than the model.s 512 positions"):
+        check_length_before_loading(splade_tiny, 513)
+    check_length_before_loading(splade_tiny, 512)
