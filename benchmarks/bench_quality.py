@@ -97,6 +97,22 @@ def parse_args(argv: Sequence[str] | None = None) -> Any:
         action="store_true",
         help="finetune --paragraph-groups: no two pairs whose positives share a paragraph in one batch",
     )
+    parser.add_argument(
+        "--loss",
+        choices=("infonce", "kl", "margin-mse", "infonce+kl"),
+        default="infonce",
+        help="finetune --loss (the distillation losses need --negatives)",
+    )
+    parser.add_argument(
+        "--negatives",
+        type=int,
+        default=0,
+        help="mine this many hard negatives per training query first (sembridge mine: BM25 on the "
+        "language's pieces and the e5 bridge, fused teacher; training pairs only); 0: in-batch only",
+    )
+    parser.add_argument(
+        "--teacher-temperature", type=float, default=0.05, help="finetune --teacher-temperature (kl)"
+    )
     parser.add_argument("--seed", type=int, default=SMALL_MODEL["seed"])
     parser.add_argument(
         "--dev",
@@ -174,6 +190,34 @@ def load_language(lang: str, quick: bool, dev: bool, seed: int) -> tuple[Any, An
     )
     dataset = Dataset.from_dict({"query": [q for q, _ in pairs], "positive": [p for _, p in pairs]})
     return dataset, evaluation, text_file
+
+
+def mined(lang: str, train: Any, negatives: int, work: Path, device: str) -> Any:
+    """``train`` with ``negatives`` hard negatives per query and the fused teacher's scores, as
+    ``sembridge mine`` writes them (drawn from the training positives only; cached)."""
+    from offline_assets import e5_small_path, wordpiece_tokenizer_path
+    from sembridge.data import load_pairs
+    from sembridge.loading import load_bridge, load_tokenizer
+    from sembridge.training.mining import MineSettings, mine
+
+    work.mkdir(parents=True, exist_ok=True)
+    out = work / f"mined-{negatives}.jsonl"
+    tokenizer, bridge = str(wordpiece_tokenizer_path(lang)), str(e5_small_path())
+    summary = mine(
+        train,
+        out,
+        tokenizer=load_tokenizer(tokenizer),
+        dense_model=load_bridge(bridge, device),
+        settings=MineSettings(negatives=negatives),
+        overwrite=True,
+        show_progress=False,
+        names={"tokenizer": tokenizer, "dense": bridge},
+    )
+    console.print(
+        f"  mined {negatives} negatives: {summary.rows:,} of {summary.pairs:,} queries kept"
+        f"{' (cached)' if summary.cached else ''}"
+    )
+    return load_pairs(out)
 
 
 def _subsample(data: Any, queries: int, documents: int, seed: int) -> Any:
@@ -297,6 +341,8 @@ def train_with_curve(
         overwrite=True,
         show_progress=False,
         paragraph_groups=args.paragraph_groups,
+        loss=args.loss,
+        teacher_temperature=args.teacher_temperature,
     )
     finetune(str(model_dir), train, out, config, callbacks=[Curve()])
     return curve
@@ -368,7 +414,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     settings = {**SMALL_MODEL, "steps": steps, "learning_rate": args.lr, "query_reg": args.query_reg,
                 "doc_reg": args.doc_reg, "batch_size": args.batch_size, "seed": args.seed,
-                "paragraph_groups": args.paragraph_groups}  # fmt: skip
+                "paragraph_groups": args.paragraph_groups, "loss": args.loss, "negatives": args.negatives,
+                "teacher_temperature": args.teacher_temperature}  # fmt: skip
     console.print(f"settings: {settings}; evaluated at steps {', '.join(map(str, [0, *points]))}")
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="sembridge-quality-"))
     figures: dict[str, Any] = {"machine": machine, "settings": settings, "dev": args.dev, "languages": {}}
@@ -379,14 +426,19 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"\n[bold]{lang}[/bold]: {len(train):,} training pairs; "
             f"evaluation {len(data.queries):,} queries, {len(data.corpus):,} documents"
         )
+        if args.negatives:
+            train = mined(lang, train, args.negatives, work / lang, args.device)
         measure = evaluator(data, args.device)
         refs = {} if args.no_baselines else baselines(lang, data, args.device)
         curves: dict[str, list[dict[str, Any]]] = {}
+        run_seconds: dict[str, float] = {}
         for name in args.inits:
+            started = time.perf_counter()
             model_dir = init_model(name, lang, text_file, work / lang / name, args.seed)
             curves[name] = train_with_curve(
                 model_dir, train, work / lang / f"{name}-ft", args, steps, points, measure
             )
+            run_seconds[name] = round(time.perf_counter() - started, 1)  # init, training, evaluations
             first, last = curves[name][0], curves[name][-1]
             console.print(
                 f"  {name:<20} {METRIC} {first[METRIC]:.3f} -> {last[METRIC]:.3f}   "
@@ -397,6 +449,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "queries": len(data.queries),
             "documents": len(data.corpus),
             "curves": curves,
+            "run_seconds": run_seconds,
             "baselines": refs,
             "seconds": time.perf_counter() - start,
         }

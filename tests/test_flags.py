@@ -88,6 +88,7 @@ def test_each_flag_sets_its_field(tmp_path, monkeypatch):
         "limit": "11",
         "max_negatives": "2",
         "loss": "kl",
+        "teacher": "bm25",
         "teacher_temperature": "0.2",
         "student_temperature": "2.0",
         "margin_scale": "10",

@@ -43,6 +43,8 @@ class FinetuneConfig:
             ``infonce+kl``; :mod:`sembridge.training.losses`).
         teacher_temperature / student_temperature: ``kl``'s temperatures.
         margin_scale: ``margin-mse``: the factor on the teacher's margins.
+        teacher: score the data's negatives before training (:mod:`sembridge.training.teacher`):
+            ``bm25``, a dense model or a cross-encoder, ``bridge``, or ``bm25+MODEL``; cached.
         cached / mini_batch_size: CachedSpladeLoss, embedding that many texts at a time.
         paragraph_groups: batches hold at most one pair of each paragraph group
             (:mod:`sembridge.training.sampler`); off: only exact repeats are kept apart.
@@ -156,6 +158,15 @@ class FinetuneConfig:
     )
     student_temperature: float = field(
         default=1.0, metadata=flag("--student-temperature", "kl: the student scores' temperature.", TRAIN)
+    )
+    teacher: str | None = field(
+        default=None,
+        metadata=flag(
+            "--teacher",
+            "Score the data's negatives with a teacher before training (cached): bm25, a dense model "
+            "or cross-encoder, bridge (the model's own bridge), or bm25+MODEL (their fusion).",
+            TRAIN,
+        ),
     )
     margin_scale: float = field(
         default=1.0,
@@ -290,6 +301,16 @@ class FinetuneConfig:
             )
         except SembridgeError as err:  # a loss setting out of range, refused like the others
             raise UsageError(_flag_message(err.message), hint=err.hint) from None
+        if self.teacher is not None:
+            from sembridge.training.losses import DISTILLATION_LOSSES
+            from sembridge.training.teacher import parse_teacher
+
+            parse_teacher(self.teacher)
+            if self.loss not in DISTILLATION_LOSSES:
+                raise UsageError(
+                    f"--teacher scores the data for a distillation loss, and --loss is {self.loss}",
+                    hint="add --loss kl, margin-mse or infonce+kl",
+                )
         if not math.isfinite(self.margin_scale) or self.margin_scale <= 0:
             raise UsageError(f"{_flag('margin_scale')} must be a finite number > 0, got {self.margin_scale}.")
         if self.checkpoint_dir is not None:

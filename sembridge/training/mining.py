@@ -114,16 +114,23 @@ class MineSummary:
         return asdict(self)
 
 
-def _minmax_rows(scores: np.ndarray) -> np.ndarray:
+def minmax_rows(scores: np.ndarray) -> np.ndarray:
+    """Each row mapped onto [0, 1] by its own minimum and maximum."""
     low = scores.min(axis=1, keepdims=True)
     high = scores.max(axis=1, keepdims=True)
     return (scores - low) / np.maximum(high - low, 1e-12)
 
 
-def _bm25_rows(index: Any, query_ids: Sequence[Sequence[int]]) -> np.ndarray:
+def bm25_rows(index: Any, query_ids: Sequence[Sequence[int]]) -> np.ndarray:
     """BM25 scores of each query against every document, divided by the query's best (0 when none)."""
     rows = np.stack([index.scores(ids) for ids in query_ids]).astype(np.float32)
     return rows / np.maximum(rows.max(axis=1, keepdims=True), 1e-12)
+
+
+def fused_rows(bm25: np.ndarray, cosine: np.ndarray, bm25_weight: float) -> np.ndarray:
+    """The teacher ``bm25+dense`` (step 2 of the module docstring): ``bm25`` as :func:`bm25_rows`
+    gives it, ``cosine`` min-max normalised per query, weighted ``bm25_weight`` and the rest."""
+    return bm25_weight * bm25 + (1 - bm25_weight) * minmax_rows(cosine)
 
 
 def mine_inputs(cache_dir: str | Path | None = None, **paths: Any) -> dict[str, Any]:
@@ -218,10 +225,10 @@ def mine(
         task = bar.add_task("mining negatives", total=len(queries))
         for start in range(0, len(queries), QUERY_CHUNK):
             stop = min(start + QUERY_CHUNK, len(queries))
-            bm25 = _bm25_rows(index, query_ids[start:stop])
+            bm25 = bm25_rows(index, query_ids[start:stop])
             dense = query_vectors[start:stop] @ doc_vectors.T
             systems = {"bm25": bm25, "dense": dense}
-            fused = settings.bm25_weight * bm25 + (1 - settings.bm25_weight) * _minmax_rows(dense)
+            fused = fused_rows(bm25, dense, settings.bm25_weight)
             teacher = fused if settings.teacher == "bm25+dense" else systems[settings.teacher]
             ranking = fused if settings.miner == "bm25+dense" else systems[settings.miner]
             for row in range(stop - start):

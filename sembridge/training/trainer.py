@@ -47,7 +47,7 @@ from sembridge.encoding.encode import check_length, check_length_before_loading,
 from sembridge.encoding.splade_memory import DEFAULT_LOGITS_BUDGET
 from sembridge.errors import SembridgeError
 from sembridge.io import atomic_output_dir, check_apart, check_output_dir, write_json
-from sembridge.loading import locate
+from sembridge.loading import load_tokenizer, locate
 from sembridge.log import logger
 from sembridge.model_card import INIT_REPORT, write_model_card
 from sembridge.training.callbacks import ResumeSettings, regularizer_weights_in_history
@@ -125,6 +125,25 @@ def _as_dataset(data: Any, options: DataOptions | None, name: str) -> Dataset:
     if isinstance(data, (str, Path)):
         return load_pairs(data, options)
     raise SembridgeError(f"{name} data must be a datasets.Dataset or a path, got {type(data).__name__}")
+
+
+def _scored_by_teacher(train: Dataset, config: FinetuneConfig, model: Any) -> Dataset:
+    """``train`` with ``config.teacher``'s scores (:mod:`sembridge.training.teacher`), BM25 over the
+    student's own pieces; under torchrun the first process scores and the others read the cache."""
+    from sembridge.training.teacher import parse_teacher, score_with_teacher
+
+    tokenizer = None
+    if parse_teacher(config.teacher)[0]:
+        tokenizer = getattr(model, "tokenizer", None) or load_tokenizer(model, kind="tokenizer of the model")
+    if not is_main_process():
+        _barrier()
+    scored = score_with_teacher(
+        train, config.teacher, student=model, tokenizer=tokenizer, device=str(resolve_device(config.device)),
+        show_progress=config.show_progress and is_main_process(),
+    )  # fmt: skip
+    if is_main_process():
+        _barrier()
+    return scored
 
 
 def teacher_scores_for(dataset: Dataset, config: FinetuneConfig, name: str) -> Dataset:
@@ -379,6 +398,8 @@ def prepare(
     evaluation = (
         _as_dataset(eval_data, eval_data_options or data_options, "eval") if eval_data is not None else None
     )
+    if config.teacher is not None:
+        train = _scored_by_teacher(train, config, model)
     train = teacher_scores_for(train, config, "train")
     _info("1. training pairs: %s (%s)", f"{len(train):,}", ", ".join(train.column_names))
     if evaluation is not None:

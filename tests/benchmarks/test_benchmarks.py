@@ -192,3 +192,27 @@ def test_quality_benchmark_quick(tmp_path: Path) -> None:
     # Untrained SemBridge rows beat the mean baseline's identical rows at step 0.
     assert result["curves"]["sembridge"][0]["nDCG@10"] > result["curves"]["mean"][0]["nDCG@10"]
     assert (plots / "quality-ru.png").stat().st_size > 10_000
+
+
+def test_quality_benchmark_with_mined_negatives_and_distillation(tmp_path: Path) -> None:
+    """The recipe's rows: negatives mined on the training pairs, a distillation loss, the dev split
+    kept apart from training, and the time of each run."""
+    from offline_assets.corpora import quality_dir
+
+    if not (quality_dir("ru") / "train.jsonl").is_file():
+        pytest.skip("the Russian training and test sets are not built: run `make data`")
+    args = ("--dev", "--inits", "sembridge-extend", "--steps", "2", "--points", "1", "--no-baselines")
+    recipe = ("--negatives", "1", "--loss", "infonce+kl", "--query-reg", "0.01", "--doc-reg", "0.01")
+    figures = run_script("bench_quality.py", tmp_path, *args, *recipe, timeout=1800)
+    assert figures["dev"] is True
+    assert {k: figures["settings"][k] for k in ("loss", "negatives", "query_reg")} == {
+        "loss": "infonce+kl",
+        "negatives": 1,
+        "query_reg": 0.01,
+    }
+    result = figures["languages"]["ru"]
+    assert [point["step"] for point in result["curves"]["sembridge-extend"]] == [0, 2]
+    assert 0.0 < result["curves"]["sembridge-extend"][-1]["nDCG@10"] <= 1.0
+    assert result["run_seconds"]["sembridge-extend"] > 0
+    # Mined rows are fewer than the pairs at most (a query short of negatives is left out).
+    assert 0 < result["train_pairs"] <= 1000
