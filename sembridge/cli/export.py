@@ -55,6 +55,14 @@ DocsPerFile = Annotated[
         "--docs-per-file", min=1, help="Documents per output file (default 500,000; 5,000 for bulk files)."
     ),
 ]
+Hits = Annotated[
+    int,
+    typer.Option(
+        "--hits",
+        min=1,
+        help="Results each written query body asks for (opensearch, elasticsearch, qdrant).",
+    ),
+]
 Quantize = Annotated[
     bool, typer.Option("--quantize", help="onnx only: also write an int8 dynamically quantised model.")
 ]
@@ -74,6 +82,7 @@ def export(
     processes: Processes = 1,
     max_length: MaxLength = None,
     docs_per_file: DocsPerFile = None,
+    hits: Hits = 1000,
     quantize: Quantize = False,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
@@ -122,6 +131,7 @@ def export(
         processes=processes,
         max_length=max_length,
         docs_per_file=docs_per_file,
+        hits=hits,
         overwrite=overwrite,
         show_progress=not (quiet or json_output),
     )

@@ -30,9 +30,14 @@ class AnseriniWriter(VectorWriter):
     exact_impact_limit = 2**31 - 1
 
     def __init__(
-        self, folder: Path, tokens: list[str], docs_per_file: int, special_ids: frozenset[int] = frozenset()
+        self,
+        folder: Path,
+        tokens: list[str],
+        docs_per_file: int,
+        special_ids: frozenset[int] = frozenset(),
+        **options: Any,
     ) -> None:
-        super().__init__(folder, tokens, docs_per_file, special_ids)
+        super().__init__(folder, tokens, docs_per_file, special_ids, **options)
         (folder / "corpus").mkdir()
         self._docs = ShardedLines(folder / "corpus", "docs", ".jsonl", docs_per_file)
         self._queries: IO[str] | None = None

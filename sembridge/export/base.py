@@ -27,6 +27,8 @@ from sembridge.encoding.terms import unique_terms
 from sembridge.errors import SembridgeError
 
 DEFAULT_DOCS_PER_FILE = 500_000
+# Hits a query body asks for (``--hits``): a full evaluation depth, not an engine's default of 10.
+DEFAULT_HITS = 1_000
 
 
 def quantize(matrix: sp.csr_matrix, scale: float) -> sp.csr_matrix:
@@ -96,8 +98,10 @@ class VectorWriter(ABC):
         tokens: list[str],
         docs_per_file: int = DEFAULT_DOCS_PER_FILE,
         special_ids: frozenset[int] = frozenset(),
+        hits: int = DEFAULT_HITS,
     ) -> None:
         self.folder = folder
+        self.hits = hits  # the size of each query body, for the formats that write one
         self.tokens = tokens
         self.terms = self.make_terms(tokens)
         self.docs_per_file = docs_per_file

@@ -7,9 +7,14 @@
   5,000 documents per file by default (a bulk request should stay well under the engines'
   100 MB ``http.max_content_length``);
 - ``queries.jsonl`` (when queries are given): ``{"id", "text", "body"}``, ``body`` a search
-  request: OpenSearch's ``neural_sparse`` query with ``query_tokens`` (neural-search plugin,
-  2.11+), Elasticsearch's ``sparse_vector`` query with ``query_vector`` (8.15+). Both score a
-  document by the dot product of the query weights and the stored impacts.
+  request for ``size`` hits (``--hits``, default 1,000, not the engines' default of 10):
+  OpenSearch's ``neural_sparse`` query with raw ``query_tokens`` (neural-search plugin 2.14+;
+  ``body_rank_feature`` is the same search for older clusters, a ``bool.should`` of one
+  ``rank_feature`` clause per query term with the ``linear`` function and the query weight as
+  ``boost``: without ``linear`` a ``rank_feature`` saturates), Elasticsearch's ``sparse_vector``
+  query with ``query_vector`` and ``"prune": false`` (8.15+; since 8.19 and 9.1 new indices
+  prune frequent low-weight query tokens unless told not to). Each scores a document by the dot
+  product of the query weights and the stored impacts.
 
 A document id is the bulk ``_id``, which both engines refuse when empty or longer than 512
 bytes (UTF-8); such an id is refused before anything is encoded. Query ids are free (JSON).
@@ -17,7 +22,7 @@ bytes (UTF-8); such an id is refused before anything is encoded. Query ids are f
 Both engines refuse dots in feature names (``rank_features`` and, in some Elasticsearch
 versions, ``sparse_vector``), so ``.`` inside a term is written as U+2024 (``․``), in the
 documents and the queries alike. Both store feature values with 9 significant bits, so impacts
-above 511 may come back rounded (``max_impact`` in ``export.json`` says whether that can happen).
+above 512 may come back rounded (``max_impact`` in ``export.json`` says whether that can happen).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sembridge.encoding.terms import DOT, unique_terms
-from sembridge.export.base import ShardedLines, VectorWriter, json_line
+from sembridge.export.base import DEFAULT_HITS, ShardedLines, VectorWriter, json_line
 from sembridge.io import write_json
 
 BULK_DOCS_PER_FILE = 5_000
@@ -43,9 +48,14 @@ class _BulkWriter(VectorWriter):
     exact_impact_limit = 2**9  # it keeps 9 significant bits: every integer up to 512
 
     def __init__(
-        self, folder: Path, tokens: list[str], docs_per_file: int, special_ids: frozenset[int] = frozenset()
+        self,
+        folder: Path,
+        tokens: list[str],
+        docs_per_file: int,
+        special_ids: frozenset[int] = frozenset(),
+        **options: Any,
     ) -> None:
-        super().__init__(folder, tokens, docs_per_file, special_ids)
+        super().__init__(folder, tokens, docs_per_file, special_ids, **options)
         (folder / "bulk").mkdir()
         self._bulk = ShardedLines(folder / "bulk", "bulk", ".ndjson", docs_per_file)
         self._queries = None
@@ -79,12 +89,19 @@ class _BulkWriter(VectorWriter):
     def add_query(self, query_id: str, text: str, ids: np.ndarray, impacts: np.ndarray) -> None:
         if self._queries is None:
             self._queries = (self.folder / "queries.jsonl").open("w", encoding="utf-8")
-        body = self.query_body(self.vector(ids, impacts))
-        self._queries.write(json_line({"id": query_id, "text": text, "body": body}) + "\n")
+        vector = self.vector(ids, impacts)
+        record = {"id": query_id, "text": text, "body": self.query_body(vector, self.hits)}
+        record.update(self.extra_bodies(vector, self.hits))
+        self._queries.write(json_line(record) + "\n")
 
     @staticmethod
-    def query_body(vector: dict[str, int]) -> dict[str, Any]:
+    def query_body(vector: dict[str, int], hits: int = DEFAULT_HITS) -> dict[str, Any]:
         raise NotImplementedError
+
+    @staticmethod
+    def extra_bodies(vector: dict[str, int], hits: int) -> dict[str, Any]:
+        """Other forms of the same search, for older engine versions (by key in ``queries.jsonl``)."""
+        return {}
 
     def finish(self) -> dict[str, Any]:
         self._bulk.close()
@@ -108,8 +125,16 @@ class OpenSearchWriter(_BulkWriter):
     field_type = "rank_features"
 
     @staticmethod
-    def query_body(vector: dict[str, int]) -> dict[str, Any]:
-        return {"query": {"neural_sparse": {FIELD: {"query_tokens": vector}}}}
+    def query_body(vector: dict[str, int], hits: int = DEFAULT_HITS) -> dict[str, Any]:
+        return {"size": hits, "query": {"neural_sparse": {FIELD: {"query_tokens": vector}}}}
+
+    @staticmethod
+    def extra_bodies(vector: dict[str, int], hits: int) -> dict[str, Any]:
+        clauses = [
+            {"rank_feature": {"field": f"{FIELD}.{term}", "linear": {}, "boost": weight}}
+            for term, weight in vector.items()
+        ]
+        return {"body_rank_feature": {"size": hits, "query": {"bool": {"should": clauses}}}}
 
     @staticmethod
     def index_command(output: Path) -> str:
@@ -122,8 +147,9 @@ class ElasticsearchWriter(_BulkWriter):
     field_type = "sparse_vector"
 
     @staticmethod
-    def query_body(vector: dict[str, int]) -> dict[str, Any]:
-        return {"query": {"sparse_vector": {"field": FIELD, "query_vector": vector}}}
+    def query_body(vector: dict[str, int], hits: int = DEFAULT_HITS) -> dict[str, Any]:
+        query = {"field": FIELD, "query_vector": vector, "prune": False}
+        return {"size": hits, "query": {"sparse_vector": query}}
 
     @staticmethod
     def index_command(output: Path) -> str:

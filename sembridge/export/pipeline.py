@@ -8,6 +8,7 @@ from typing import Any
 
 from sembridge.encoding.pruning import Pruning
 from sembridge.errors import UsageError
+from sembridge.export.base import DEFAULT_HITS
 from sembridge.export.onnx import export_onnx
 from sembridge.export.vectors import EXPORT_FORMATS, check_scale, export_vectors
 from sembridge.io import check_output_dir
@@ -34,6 +35,7 @@ def export(
     docs_per_file: int | None = None,
     overwrite: bool = False,
     show_progress: bool = True,
+    hits: int = DEFAULT_HITS,
 ) -> dict[str, Any]:
     """Write ``model``'s output for serving into ``output_dir``; return the summary it records.
 
@@ -45,7 +47,7 @@ def export(
         corpus: the documents (a path :func:`~sembridge.data.load_corpus` reads, or id -> text);
             required by every vector format.
         queries: optional queries written in the format's query file (path or id -> text).
-        scale, pruning, batch_size, device, processes, max_length, docs_per_file: as
+        scale, pruning, batch_size, device, processes, max_length, docs_per_file, hits: as
             :func:`~sembridge.export.export_vectors` takes them.
         quantize: ``onnx`` only: also write an int8 dynamically quantised model.
 
@@ -66,6 +68,7 @@ def export(
             max_length=max_length,
             batch_size=batch_size,
             processes=processes,
+            hits=hits,
         )
     paths = {"model": model, "corpus": corpus, "queries": queries}
     check_output_dir(
@@ -97,6 +100,7 @@ def export(
         overwrite=overwrite,
         docs_per_file=docs_per_file,
         show_progress=show_progress,
+        hits=hits,
     )
 
 
@@ -112,6 +116,7 @@ _VECTOR_OPTIONS = (
     ("max_length", "--max-length"),
     ("batch_size", "--batch-size"),
     ("processes", "--processes"),
+    ("hits", "--hits"),
 )
 
 
@@ -119,7 +124,7 @@ def check_onnx_options(*, pruning: Pruning | None = None, **values: Any) -> None
     """Refuse, naming them, the vector options that ``--format onnx`` would ignore (a :class:`UsageError`).
 
     ``values`` holds any of ``corpus``, ``queries``, ``scale``, ``docs_per_file``, ``max_length``,
-    ``batch_size`` and ``processes`` as :func:`export` takes them; one at :func:`export`'s
+    ``batch_size``, ``processes`` and ``hits`` as :func:`export` takes them; one at :func:`export`'s
     default counts as not given.
     """
     import inspect

@@ -8,7 +8,9 @@
   number is the point id and the document id travels in the payload);
 - ``vocabulary.tsv``: ``id<TAB>term`` for every vocabulary id an index may hold (special tokens
   are left out), so a hit's indices read back as terms;
-- ``queries.jsonl`` (when queries are given): ``{"id", "text", "indices", "values"}``.
+- ``queries.jsonl`` (when queries are given): ``{"id", "text", "indices", "values", "body"}``,
+  ``body`` the REST body of ``POST /collections/NAME/points/query``:
+  ``{"query": {"indices", "values"}, "using": "sparse", "limit": --hits, "with_payload": true}``.
 
 Indices are the model's vocabulary ids; values are the integer impacts (stored as ``float32``
 by Qdrant, exact below 2^24).
@@ -34,9 +36,14 @@ class QdrantWriter(VectorWriter):
     exact_impact_limit = 2**24  # float32 holds every integer up to 2^24
 
     def __init__(
-        self, folder: Path, tokens: list[str], docs_per_file: int, special_ids: frozenset[int] = frozenset()
+        self,
+        folder: Path,
+        tokens: list[str],
+        docs_per_file: int,
+        special_ids: frozenset[int] = frozenset(),
+        **options: Any,
     ) -> None:
-        super().__init__(folder, tokens, docs_per_file, special_ids)
+        super().__init__(folder, tokens, docs_per_file, special_ids, **options)
         (folder / "points").mkdir()
         self._points = ShardedLines(folder / "points", "points", ".jsonl", docs_per_file)
         self._queries = None
@@ -64,7 +71,14 @@ class QdrantWriter(VectorWriter):
             "indices": [int(j) for j in ids],
             "values": [int(v) for v in impacts],
         }
+        record["body"] = self.query_body(record["indices"], record["values"], self.hits)
         self._queries.write(json_line(record) + "\n")
+
+    @staticmethod
+    def query_body(indices: list[int], values: list[int], hits: int) -> dict[str, Any]:
+        """The REST body of a sparse search (``POST /collections/NAME/points/query``)."""
+        query = {"indices": indices, "values": values}
+        return {"query": query, "using": VECTOR_NAME, "limit": hits, "with_payload": True}
 
     def finish(self) -> dict[str, Any]:
         self._points.close()

@@ -36,9 +36,14 @@ class SeismicWriter(VectorWriter):
     exact_impact_limit = 2_048  # f16 holds every integer up to 2^11
 
     def __init__(
-        self, folder: Path, tokens: list[str], docs_per_file: int, special_ids: frozenset[int] = frozenset()
+        self,
+        folder: Path,
+        tokens: list[str],
+        docs_per_file: int,
+        special_ids: frozenset[int] = frozenset(),
+        **options: Any,
     ) -> None:
-        super().__init__(folder, tokens, docs_per_file, special_ids)
+        super().__init__(folder, tokens, docs_per_file, special_ids, **options)
         self._docs = (folder / "documents.jsonl").open("w", encoding="utf-8")
         self._queries = None
 

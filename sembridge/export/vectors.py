@@ -22,7 +22,7 @@ from sembridge.encoding.pruning import Pruning
 from sembridge.encoding.terms import drop_special_tokens, special_token_ids
 from sembridge.errors import SembridgeError, UsageError
 from sembridge.export.anserini import AnseriniWriter
-from sembridge.export.base import DEFAULT_DOCS_PER_FILE, VectorWriter, quantize
+from sembridge.export.base import DEFAULT_DOCS_PER_FILE, DEFAULT_HITS, VectorWriter, quantize
 from sembridge.export.elastic import ElasticsearchWriter, OpenSearchWriter
 from sembridge.export.qdrant import QdrantWriter
 from sembridge.export.seismic import SeismicWriter
@@ -73,8 +73,12 @@ def export_vectors(
     overwrite: bool = False,
     docs_per_file: int | None = None,
     show_progress: bool = True,
+    hits: int = DEFAULT_HITS,
 ) -> dict[str, Any]:
     """Encode ``corpus`` (and ``queries``) with a sparse encoder and write them in ``format``.
+
+    ``hits``: the number of results each written query body asks for (OpenSearch,
+    Elasticsearch, Qdrant), a full evaluation depth by default.
 
     ``pruning`` applies to the documents (mass first, then the term cap). ``docs_per_file``
     defaults to the format's own (500,000; 5,000 for bulk files). Returns the summary that is
@@ -88,6 +92,8 @@ def export_vectors(
     check_scale(scale)
     limit, exact_limit = impact_limits(writer_class)
     docs_per_file = writer_class.default_docs_per_file if docs_per_file is None else docs_per_file
+    if isinstance(hits, bool) or not isinstance(hits, int) or hits < 1:
+        raise UsageError(f"--hits must be a positive integer, got {hits!r}")
     if docs_per_file < 1:
         raise SembridgeError(f"docs_per_file must be a positive integer, got {docs_per_file}.")
     if not corpus:
@@ -125,7 +131,8 @@ def export_vectors(
             if writer is None:  # the output dimension is known once the first chunk is encoded
                 tokens = vocabulary_terms(encoder, dimension)
                 special = special[special < dimension]
-                writer = writer_class(tmp, tokens, docs_per_file, frozenset(int(i) for i in special))
+                special_ids = frozenset(int(i) for i in special)
+                writer = writer_class(tmp, tokens, docs_per_file, special_ids, hits=hits)
             writer.add_document(doc_id, text, ids, impacts)
             counts["documents"] += 1
             counts["postings"] += len(ids)
@@ -158,6 +165,7 @@ def export_vectors(
             "scale": scale,
             "pruning": pruning.to_dict(),
             "max_length": encoder.max_seq_length,
+            "hits": hits,
             **counts,
             **extra,
             "mean_document_terms": round(counts["postings"] / max(counts["documents"], 1), 3),

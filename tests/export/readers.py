@@ -57,10 +57,18 @@ def read_bulk(folder: Path) -> tuple[Vectors, Vectors]:
     path = folder / "queries.jsonl"
     for q in _jsonl(path) if path.exists() else []:
         query = q["body"]["query"]
+        assert isinstance(q["body"]["size"], int) and q["body"]["size"] >= 1  # not the engine's 10
         if "neural_sparse" in query:
             queries[q["id"]] = query["neural_sparse"]["vector"]["query_tokens"]
+            # Before neural-search 2.14: one linear rank_feature clause per term, boosted by its weight.
+            fallback = q["body_rank_feature"]
+            assert fallback["size"] == q["body"]["size"]
+            clauses = [c["rank_feature"] for c in fallback["query"]["bool"]["should"]]
+            assert all(c["linear"] == {} and c["field"].startswith("vector.") for c in clauses)
+            assert {c["field"].removeprefix("vector."): c["boost"] for c in clauses} == queries[q["id"]]
         else:
             assert query["sparse_vector"]["field"] == "vector"
+            assert query["sparse_vector"]["prune"] is False  # 8.19 / 9.1 prune by default
             queries[q["id"]] = query["sparse_vector"]["query_vector"]
     return docs, queries
 
@@ -82,6 +90,9 @@ def read_qdrant(folder: Path) -> tuple[Vectors, Vectors]:
     path = folder / "queries.jsonl"
     for q in _jsonl(path) if path.exists() else []:
         queries[q["id"]] = {vocabulary[i]: v for i, v in zip(q["indices"], q["values"], strict=True)}
+        body = q["body"]  # POST /collections/NAME/points/query
+        assert body["query"] == {"indices": q["indices"], "values": q["values"]}
+        assert body["using"] == "sparse" and body["limit"] >= 1 and body["with_payload"] is True
     return docs, queries
 
 

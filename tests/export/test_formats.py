@@ -91,6 +91,7 @@ def test_round_trip(fmt, tmp_path, splade_dir):
         device="cpu",
         docs_per_file=3,
         show_progress=False,
+        hits=25,
     )
     spell = SPELLING[fmt]
     docs, queries = READERS[fmt](out)
@@ -109,6 +110,11 @@ def test_round_trip(fmt, tmp_path, splade_dir):
         assert written["files"] == 2  # 3 documents per bulk file
     if fmt == "seismic":
         assert written["seismic_index"] == "SeismicIndex" and written["files"] == 1
+    assert written["hits"] == 25
+    if fmt in ("opensearch", "elasticsearch", "qdrant"):  # every query body asks for --hits results
+        lines = (out / "queries.jsonl").read_text(encoding="utf-8").splitlines()
+        bodies = [json.loads(line)["body"] for line in lines]
+        assert [b.get("size", b.get("limit")) for b in bodies] == [25] * len(QUERIES)
     with pytest.raises(SembridgeError, match="exists"):
         export_vectors(splade_dir, CORPUS, out, format=fmt, device="cpu", show_progress=False)
 
@@ -183,6 +189,43 @@ REFUSED = {
     ("opensearch", "document", ""): "a bulk _id may not be empty",
     ("elasticsearch", "document", "文" * 200): "a bulk _id is at most 512 bytes, this one has 600",
 }
+
+
+def test_query_bodies_use_each_engines_documented_fields():
+    """The search request each engine documents: Elasticsearch's sparse_vector query (8.15+) with
+    pruning off, OpenSearch's neural_sparse with raw query_tokens (2.14+) and its rank_feature
+    form for older clusters, Qdrant's points/query body; each asks for --hits results."""
+    from sembridge.export.elastic import ElasticsearchWriter, OpenSearchWriter
+    from sembridge.export.qdrant import QdrantWriter
+
+    vector = {"кошка": 120, "животное": 50}
+    assert ElasticsearchWriter.query_body(vector, 7) == {
+        "size": 7,
+        "query": {"sparse_vector": {"field": "vector", "query_vector": vector, "prune": False}},
+    }
+    assert OpenSearchWriter.query_body(vector, 7) == {
+        "size": 7,
+        "query": {"neural_sparse": {"vector": {"query_tokens": vector}}},
+    }
+    assert OpenSearchWriter.extra_bodies(vector, 7) == {
+        "body_rank_feature": {
+            "size": 7,
+            "query": {
+                "bool": {
+                    "should": [
+                        {"rank_feature": {"field": "vector.кошка", "linear": {}, "boost": 120}},
+                        {"rank_feature": {"field": "vector.животное", "linear": {}, "boost": 50}},
+                    ]
+                }
+            },
+        }
+    }
+    assert QdrantWriter.query_body([3, 9], [120, 50], 7) == {
+        "query": {"indices": [3, 9], "values": [120, 50]},
+        "using": "sparse",
+        "limit": 7,
+        "with_payload": True,
+    }
 
 
 def test_ids_each_format_can_hold():
