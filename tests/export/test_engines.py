@@ -13,7 +13,8 @@ list, where a tie may continue past rank 10 and an engine may keep any of the ti
 there the number of documents must match and each one the engine returns must really have that
 score. Engines: PISA (``pyterrier-pisa``, a wheel with PISA's binaries) and Seismic
 (``pyseismic-lsr``, built so that it searches exhaustively: no posting pruned, summaries exact,
-heap factor 1, every query term kept). A test skips when its engine is not installed.
+heap factor 1, every query term kept), and Qdrant's client in local mode (its sparse search
+with the written query bodies). A test skips when its engine is not installed.
 """
 
 from __future__ import annotations
@@ -175,3 +176,46 @@ def test_seismic_ranks_the_export_as_sembridge(tmp_path, splade_dir, ru_test_set
         )
         engine = [(doc, float(score)) for _, score, doc in found if score > 0]
         assert_same_top10(engine, exact_top10[qid], vector, docs, qid)
+
+
+@pytest.mark.e2e
+def test_qdrant_ranks_the_export_as_sembridge(tmp_path, splade_dir, ru_test_set, exact_top10):
+    """Qdrant's own client in local mode (the real sparse search, no server): the points and the
+    written query bodies, searched as `POST /collections/NAME/points/query` would."""
+    pytest.importorskip("qdrant_client", reason='Qdrant client missing: pip install "sembridge[engines]"')
+    from qdrant_client import QdrantClient, models
+
+    from tests.export.readers import read_qdrant
+
+    corpus, queries = ru_test_set
+    out = tmp_path / "qdrant"
+    export_vectors(
+        splade_dir, corpus, out, format="qdrant", queries=queries, scale=SCALE, max_length=MAX_LENGTH,
+        device="cpu", show_progress=False, hits=K,
+    )  # fmt: skip
+    docs, query_vectors = read_qdrant(out)
+    collection = json.loads((out / "collection.json").read_text())
+    client = QdrantClient(":memory:")
+    client.create_collection(
+        "ru",
+        vectors_config={},
+        sparse_vectors_config={name: models.SparseVectorParams() for name in collection["sparse_vectors"]},
+    )
+    points = [
+        models.PointStruct(**json.loads(line))
+        for file in sorted((out / "points").glob("points-*.jsonl"))
+        for line in file.read_text(encoding="utf-8").splitlines()
+    ]
+    client.upload_points("ru", points)
+    for line in (out / "queries.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        body = record["body"]
+        if not body["query"]["indices"]:
+            continue
+        found = client.query_points(
+            "ru", query=models.SparseVector(**body["query"]), using=body["using"], limit=body["limit"],
+            with_payload=body["with_payload"],
+        ).points  # fmt: skip
+        engine = [(hit.payload["doc_id"], float(hit.score)) for hit in found if hit.score > 0]
+        qid = record["id"]
+        assert_same_top10(engine, exact_top10[qid], query_vectors[qid], docs, qid)
