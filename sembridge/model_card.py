@@ -65,6 +65,22 @@ def _code(value: Any) -> str:
     return _NOT_RECORDED if value is None else f"`{value}`"
 
 
+def shown_location(value: Any) -> Any:
+    """A model or data location as a card may show it: a hub id as it is, a local path by its last
+    component (a card travels; a machine's absolute path means nothing elsewhere)."""
+    from sembridge.loading import locate, looks_like_path
+
+    if not isinstance(value, str) or not value or value.startswith("<"):
+        return value
+    if looks_like_path(value) or locate(value).kind == "local":
+        return Path(value.rstrip("/")).name or value
+    return value
+
+
+def _where(value: Any) -> str:
+    return _code(shown_location(value))
+
+
 def _number(value: Any, spec: str = ",") -> str:
     if value is None:
         return _NOT_RECORDED
@@ -124,10 +140,10 @@ def init_block(report: Mapping[str, Any]) -> list[str]:
     info = summary.get("method_info") or {}
     method = summary.get("method") or settings.get("method")
     rows = [
-        ("source model", _code(settings.get("source_resolved") or settings.get("source"))),
+        ("source model", _where(settings.get("source_resolved") or settings.get("source"))),
         (
             "target tokenizer",
-            _code(settings.get("target_tokenizer_resolved") or settings.get("target_tokenizer")),
+            _where(settings.get("target_tokenizer_resolved") or settings.get("target_tokenizer")),
         ),
         ("target language", _language_cell(report)),
         ("method", _code(method)),
@@ -135,7 +151,7 @@ def init_block(report: Mapping[str, Any]) -> list[str]:
     if "bridge" in info or "bridge" in settings:
         prompt = info.get("bridge_prompt", settings.get("bridge_prompt"))
         rows += [
-            ("bridge", _code(info.get("bridge") or settings.get("bridge"))),
+            ("bridge", _where(info.get("bridge") or settings.get("bridge"))),
             ("bridge prompt", "none" if prompt in (None, "") else f"`{prompt!r}`"),
         ]
     if "alpha" in info or settings.get("alpha") is not None:
@@ -179,6 +195,23 @@ def init_block(report: Mapping[str, Any]) -> list[str]:
     ]
 
 
+_LOSS_NAMES = {
+    "infonce": "InfoNCE (in-batch and mined negatives)",
+    "kl": "KL divergence to the teacher's scores",
+    "margin-mse": "MarginMSE on the teacher's margins",
+    "infonce+kl": "InfoNCE + KL divergence to the teacher's scores",
+}
+
+
+def _objective(config: Mapping[str, Any], loss_class: Any) -> str:
+    """The training objective as the run's settings name it (and the loss class it built)."""
+    name = _LOSS_NAMES.get(str(config.get("loss") or "infonce"), str(config.get("loss")))
+    if config.get("teacher"):
+        name += f" (teacher `{shown_location(config['teacher'])}`)"
+    text = f"{name} + FLOPs regularisation"
+    return f"{text} ({loss_class})" if loss_class else text
+
+
 def finetune_block(report: Mapping[str, Any]) -> list[str]:
     """Lines describing one fine-tuning run, from its ``sembridge_finetune.json``."""
     data = report.get("data", {})
@@ -194,15 +227,15 @@ def finetune_block(report: Mapping[str, Any]) -> list[str]:
         return f"{_number(old, spec)} -> {_number(new, spec)}"
 
     rows = [
-        ("started from", _code(report.get("model"))),
-        ("training data", f"{_code(data.get('train'))}, {_number(data.get('train_pairs'))} pairs"),
+        ("started from", _where(report.get("model"))),
+        ("training data", f"{_where(data.get('train'))}, {_number(data.get('train_pairs'))} pairs"),
         (
             "evaluation data",
             "none"
             if not data.get("eval")
-            else f"{_code(data.get('eval'))}, {_number(data.get('eval_pairs'))} pairs",
+            else f"{_where(data.get('eval'))}, {_number(data.get('eval_pairs'))} pairs",
         ),
-        ("objective", "InfoNCE (in-batch negatives) + FLOPs regularisation (SpladeLoss)"),
+        ("objective", _objective(config, report.get("loss"))),
     ]
     settings = [
         ("epochs", "epochs"),
@@ -248,7 +281,7 @@ def _intro(init_report: Mapping[str, Any] | None, finetune_report: Mapping[str, 
     settings = (init_report or {}).get("settings", {})
     source = settings.get("source_resolved") or settings.get("source")
     text = f"A SPLADE sparse encoder for `{language}`" if language else "A SPLADE sparse encoder"
-    text += f", adapted from the English `{source}`" if source else ""
+    text += f", adapted from the English `{shown_location(source)}`" if source else ""
     text += (
         " by sembridge (SemBridge: language transfer in sparse encoders via multilingual semantic bridges)."
     )
@@ -278,11 +311,11 @@ def evaluation_block(report: Mapping[str, Any], model_entry: Mapping[str, Any]) 
     """One data set's table: the model's rows (every pruning setting), then the baselines' rows."""
     dataset = report.get("dataset", {})
     metrics = list(report.get("config", {}).get("metrics") or [])
-    key = f"{dataset.get('source')}|{dataset.get('split')}"
+    key = f"{shown_location(dataset.get('source'))}|{dataset.get('split')}"
     header = ["model", "pruning", *metrics, "query terms", "doc terms", "FLOPs"]
     lines = [
         f"<!-- sembridge:evaluation:{key} -->",
-        f"### `{dataset.get('source')}` ({dataset.get('split')} split)",
+        f"### `{shown_location(dataset.get('source'))}` ({dataset.get('split')} split)",
         "",
         f"{_number(dataset.get('queries'))} queries, {_number(dataset.get('documents'))} documents, "
         f"{dataset.get('format', 'unknown')} format; exact retrieval of the top "
@@ -317,9 +350,17 @@ def _split_front_matter(text: str) -> tuple[str, str]:
     return (match.group(1), text[match.end() :]) if match else ("", text)
 
 
-def _front_matter(existing: str, init_report: Mapping[str, Any] | None) -> str:
-    """The YAML header, with sembridge's tag, the language and the base model (a hub id) added."""
+def _front_matter(
+    existing: str,
+    init_report: Mapping[str, Any] | None,
+    finetune_report: Mapping[str, Any] | None = None,
+) -> str:
+    """The YAML header the Hub indexes: sembridge's tag, and when known the target ``language``,
+    the source as ``base_model`` (a hub id), the training data as ``datasets`` (a hub id) and the
+    source's ``license``; what the header held already is kept."""
     import yaml
+
+    from sembridge.loading import locate
 
     data = yaml.safe_load(existing) if existing.strip() else {}
     data = data if isinstance(data, dict) else {}
@@ -333,11 +374,47 @@ def _front_matter(existing: str, init_report: Mapping[str, Any] | None) -> str:
             data["language"] = [language]
         settings = init_report.get("settings", {})
         source = str(settings.get("source_resolved") or settings.get("source") or "")
-        from sembridge.loading import locate
-
         if source and locate(source).kind == "hub":  # a local path is no base model for the hub
             data["base_model"] = source
+        license_name = source_license(source) if source else None
+        if license_name and "license" not in data:
+            data["license"] = license_name
+    train = ((finetune_report or {}).get("data") or {}).get("train")
+    if isinstance(train, str):
+        from sembridge.data.hub import is_hub_id, split_hub_id
+
+        if is_hub_id(train):
+            data["datasets"] = [split_hub_id(train)[0]]
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).strip()
+
+
+def source_license(source: str) -> str | None:
+    """The ``license`` of the source model's card: a local folder's README.md, or a hub id's card
+    in the local hub cache (nothing is downloaded); None when unknown."""
+    import yaml
+
+    from sembridge.loading import locate
+
+    found = locate(source)
+    card: Path | None = None
+    if found.kind == "local":
+        card = found.path / CARD_FILE
+    elif found.kind == "hub":
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(found.resolved, CARD_FILE)
+        except Exception:  # an id the cache cannot hold
+            cached = None
+        card = Path(cached) if isinstance(cached, str) else None
+    if card is None or not card.is_file():
+        return None
+    try:
+        header = yaml.safe_load(_split_front_matter(card.read_text(encoding="utf-8"))[0] or "") or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    value = header.get("license") if isinstance(header, dict) else None
+    return str(value) if value else None
 
 
 def _replace_between(text: str, start: str, end: str, block: str) -> str | None:
@@ -376,7 +453,8 @@ def render_card(
         body = "\n".join([*head, "", section, "", *rest])
         if not rest:
             body += _usage_fallback()
-    return f"---\n{_front_matter(front, init_report)}\n---\n\n{body.lstrip()}".rstrip() + "\n"
+    header = _front_matter(front, init_report, finetune_report)
+    return f"---\n{header}\n---\n\n{body.lstrip()}".rstrip() + "\n"
 
 
 def _usage_fallback() -> str:
@@ -450,9 +528,63 @@ def update_card_evaluation(
             replaced = text[:anchor] + "\n\n" + new + text[anchor:]
         else:
             replaced = text.rstrip("\n") + "\n\n" + new + "\n"
+    front, body = _split_front_matter(replaced)
+    header = model_index_header(front, report, model_entry, folder.name)
     with atomic_file(path) as handle:
-        handle.write(replaced)
+        handle.write(f"---\n{header}\n---\n{body}")
     return path
+
+
+_METRIC_TYPES = {"ndcg": "ndcg", "r": "recall", "p": "precision", "rr": "mrr", "ap": "map"}
+
+
+def hub_metric_type(name: str) -> str:
+    """An ir-measures name as the Hub's ``model-index`` spells metric types: ``nDCG@10`` ->
+    ``ndcg_at_10``, ``R@100`` -> ``recall_at_100``, ``RR`` -> ``mrr``."""
+    measure, _, cutoff = str(name).partition("@")
+    base = measure.split("(")[0].lower()
+    kind = _METRIC_TYPES.get(base, base)
+    return f"{kind}_at_{cutoff}" if cutoff else kind
+
+
+def model_index_header(
+    front: str, report: Mapping[str, Any], model_entry: Mapping[str, Any], model_name: str
+) -> str:
+    """The YAML header with this evaluation in the Hub's ``model-index`` (task, dataset, metrics of
+    the unpruned row), so the figures show on the model page; the entry for the same data set and
+    split is replaced, the others kept."""
+    import yaml
+
+    data = yaml.safe_load(front) if front.strip() else {}
+    data = data if isinstance(data, dict) else {}
+    dataset = report.get("dataset", {})
+    name = str(shown_location(dataset.get("name") or dataset.get("source")) or "not recorded")
+    split = dataset.get("split")
+    rows = [r for r in model_entry.get("results", []) if r.get("setting") in (None, "none")]
+    rows = rows or list(model_entry.get("results", []))[:1]
+    metrics = [
+        {"type": hub_metric_type(m), "value": round(float(v), 4), "name": m}
+        for m, v in (rows[0].get("metrics", {}) if rows else {}).items()
+        if v is not None
+    ]
+    result = {
+        "task": {"type": "text-retrieval", "name": "Retrieval"},
+        "dataset": {"name": name, "type": name, "split": split},
+        "metrics": metrics,
+    }
+    index = data.get("model-index")
+    entries = index if isinstance(index, list) and index and isinstance(index[0], dict) else []
+    if not entries:
+        entries = [{"name": model_name, "results": []}]
+    results = [
+        r
+        for r in entries[0].get("results") or []
+        if not (isinstance(r, dict) and (r.get("dataset") or {}).get("name") == name
+                and (r.get("dataset") or {}).get("split") == split)
+    ]  # fmt: skip
+    entries[0]["results"] = [*results, result]
+    data["model-index"] = entries
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).strip()
 
 
 def check_card_models(models: Sequence[Any]) -> list[Path]:

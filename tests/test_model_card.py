@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -83,10 +84,12 @@ def test_init_card_names_the_real_figures(init_dir):
     report = _report(init_dir)
     summary, settings = report["summary"], report["settings"]
     card = (init_dir / CARD_FILE).read_text(encoding="utf-8")
-    assert f"| source model | `{settings['source_resolved']}` |" in card
-    assert f"| target tokenizer | `{settings['target_tokenizer_resolved']}` |" in card
+    # A local path is shown by its last component: a card travels, a machine's path does not.
+    assert f"| source model | `{Path(settings['source_resolved']).name}` |" in card
+    assert settings["source_resolved"] not in card
+    assert f"| target tokenizer | `{Path(settings['target_tokenizer_resolved']).name}` |" in card
     assert "| method | `sembridge` |" in card
-    assert f"| bridge | `{summary['method_info']['bridge']}` |" in card
+    assert f"| bridge | `{Path(summary['method_info']['bridge']).name}` |" in card
     assert "| bridge prompt | `'query: '` |" in card
     assert "| Entmax alpha | 2 |" in card
     copied = summary["copied"]
@@ -158,7 +161,7 @@ def test_finetune_card(init_dir, tmp_path):
     (folder / CARD_FILE).write_text(ST_CARD, encoding="utf-8")
     write_model_card(folder, finetune_report=finetune)
     card = (folder / CARD_FILE).read_text(encoding="utf-8")
-    assert f"| started from | `{init_dir}` |" in card
+    assert f"| started from | `{init_dir.name}` |" in card and str(init_dir) not in card
     assert "| training data | `pairs.jsonl`, 5,000 pairs |" in card
     assert "| learning rate | 0.0003 |" in card
     assert "| FLOPs weight, queries | 0.1 |" in card
@@ -320,3 +323,59 @@ def test_evaluate_from_python_writes_the_report_plot_and_card_as_the_cli_does(in
 
     with pytest.raises(SembridgeError, match="exists"):
         evaluate([str(folder)], str(pairs), device="cpu", output=output)
+
+
+def _yaml_header(card: str) -> dict:
+    import yaml
+
+    return yaml.safe_load(card.split("---")[1])
+
+
+def test_the_hub_reads_language_lineage_data_license_and_results(tmp_path):
+    """The card's YAML, parsed: what the Hub indexes a model by, and its evaluation results."""
+    source = tmp_path / "english-splade"
+    source.mkdir()
+    (source / CARD_FILE).write_text("---\nlicense: apache-2.0\ntags: [splade]\n---\n# A SPLADE\n")
+    init = {
+        "settings": {"source": str(source), "target_tokenizer": "ARBERT"},
+        "summary": {"method": "sembridge", "copied": 10, "target_vocab_size": 100, "new": 90},
+    }
+    header = _yaml_header(render_card(ST_CARD, init_report=init))
+    assert header["language"] == ["ar"] and header["license"] == "apache-2.0"
+    assert "base_model" not in header  # a local folder is no hub lineage
+    hub = {**init, "settings": {**init["settings"], "source": "naver/splade-v3"}}
+    assert _yaml_header(render_card(ST_CARD, init_report=hub))["base_model"] == "naver/splade-v3"
+
+    finetune = {
+        "model": str(tmp_path / "ar-init"),
+        "data": {"train": "org/arabic-pairs:ar", "train_pairs": 10, "eval": None, "eval_pairs": 0},
+        "config": {"loss": "infonce+kl", "teacher": str(tmp_path / "teachers" / "e5")},
+    }
+    folder = tmp_path / "ar-ft"
+    folder.mkdir()
+    (folder / "sembridge_finetune.json").write_text(json.dumps(finetune))
+    write_model_card(folder, init_report=hub, finetune_report=finetune)
+    card = (folder / CARD_FILE).read_text(encoding="utf-8")
+    header = _yaml_header(card)
+    assert header["datasets"] == ["org/arabic-pairs"] and header["language"] == ["ar"]
+    assert "| objective | InfoNCE + KL divergence to the teacher's scores (teacher `e5`)" in card
+    assert str(tmp_path) not in card  # no machine path anywhere
+
+    first = _eval_report(str(tmp_path / "data" / "ar-test"), 0.3125)
+    update_cards(first, check_card_models([str(folder)]))
+    again = _eval_report(str(tmp_path / "data" / "ar-test"), 0.3500)
+    update_card_evaluation(folder, again, again["models"][0])
+    other = _eval_report("org/miracl-ar", 0.2)
+    update_card_evaluation(folder, other, other["models"][0])
+    card = (folder / CARD_FILE).read_text(encoding="utf-8")
+    header = _yaml_header(card)
+    (entry,) = header["model-index"]
+    assert entry["name"] == "ar-ft"
+    results = {r["dataset"]["name"]: r for r in entry["results"]}
+    assert set(results) == {"ar-test", "org/miracl-ar"}  # the same data set again: replaced
+    result = results["ar-test"]
+    assert result["task"] == {"type": "text-retrieval", "name": "Retrieval"}
+    assert result["dataset"] == {"name": "ar-test", "type": "ar-test", "split": "test"}
+    assert {m["type"]: m["value"] for m in result["metrics"]}["ndcg_at_10"] == 0.35
+    assert header["datasets"] == ["org/arabic-pairs"] and "sembridge" in header["tags"]
+    assert str(tmp_path) not in card
