@@ -31,8 +31,9 @@ test-fast: install ## Run the unit tests only (skip end-to-end tests)
 demo: install ## Run the offline demo end to end (init, inspect, finetune, evaluate)
 	PYTHONPATH=$(CURDIR) $(BIN)/python examples/offline_demo.py
 
-data: install ## Fetch and build the real target-language training and test sets (cached)
+data: install ## Fetch and build the real target-language training and test sets, and Anserini's jar (cached)
 	$(BIN)/python -m offline_assets.corpora
+	$(BIN)/python -m offline_assets.lucene
 
 lint: install ## Check style with ruff
 	$(BIN)/ruff check sembridge tests examples benchmarks offline_assets

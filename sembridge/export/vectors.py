@@ -141,6 +141,7 @@ def export_vectors(
         assert writer is not None  # the corpus is not empty
         if queries:
             counts.update(queries=0, empty_queries=0)
+            omitted: list[str] = []
             for _, query_id, text, ids, impacts in _iter_impacts(
                 encoder,
                 list(queries),
@@ -155,9 +156,13 @@ def export_vectors(
                 max_impact=limit,
                 format=format,
             ):
+                if len(ids) == 0:  # no engine takes a query without a term (Anserini drops the file)
+                    omitted.append(query_id)
+                    continue
                 writer.add_query(query_id, text, ids, impacts)
                 counts["queries"] += 1
-                counts["empty_queries"] += int(len(ids) == 0)
+            counts["empty_queries"] = len(omitted)
+            counts["empty_queries_omitted"] = omitted
         extra = writer.finish()
         summary = {
             "format": format,
@@ -176,6 +181,15 @@ def export_vectors(
         write_json(tmp / "export.json", summary)
     if counts["empty_documents"]:
         logger.warning("%d documents have no term left after quantisation", counts["empty_documents"])
+    if counts.get("empty_queries"):
+        logger.warning(
+            "%d quer%s had no term left after quantisation and %s left out of the query file "
+            "(listed in export.json under empty_queries_omitted), e.g. %r",
+            counts["empty_queries"],
+            "y" if counts["empty_queries"] == 1 else "ies",
+            "was" if counts["empty_queries"] == 1 else "were",
+            counts["empty_queries_omitted"][0],
+        )
     if counts["max_impact"] > exact_limit:
         logger.warning(
             "the largest impact, %s, is above %s, the largest --format %s keeps exactly: larger "

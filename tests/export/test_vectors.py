@@ -214,3 +214,39 @@ def test_cli_refuses_an_overflowing_scale_with_exit_1(tmp_path, splade_dir, caps
     err = capsys.readouterr().err
     assert "Error: document 'd1' has impact 2.72e+300" in err and "Traceback" not in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("fmt", ["anserini", "seismic", "opensearch", "elasticsearch", "qdrant"])
+def test_a_query_without_a_term_is_left_out_of_every_format(tmp_path, fmt, caplog):
+    """A model whose every weight is 0 (its MLM bias far below zero): no query keeps a term, and
+    none is written (Anserini refuses a whole topics file for one empty line); export.json says
+    which were left out."""
+    import logging
+
+    import torch
+
+    from sembridge.loading import save_sparse_encoder
+    from tests.helpers import tiny_mlm, wordpiece_tokenizer
+
+    tokenizer = wordpiece_tokenizer(["cat", "dog", "house"])
+    model = tiny_mlm("bert", len(tokenizer))
+    with torch.no_grad():
+        model.get_output_embeddings().bias.fill_(-1e4)
+    save_sparse_encoder(model, tokenizer, tmp_path / "dead")
+    out = tmp_path / fmt
+    sembridge_logger = logging.getLogger("sembridge")
+    sembridge_logger.addHandler(caplog.handler)
+    try:
+        summary = export_vectors(
+            tmp_path / "dead", {"d1": "cat house"}, out, format=fmt, queries={"q1": "cat", "q2": "dog"},
+            device="cpu", show_progress=False,
+        )  # fmt: skip
+    finally:
+        sembridge_logger.removeHandler(caplog.handler)
+    assert summary["empty_queries"] == 2 and summary["empty_queries_omitted"] == ["q1", "q2"]
+    assert summary["queries"] == 0
+    written = json.loads((out / "export.json").read_text())
+    assert written["empty_queries_omitted"] == ["q1", "q2"]
+    query_files = [p for p in out.iterdir() if p.name.startswith("queries")]
+    assert all(p.read_text(encoding="utf-8") == "" for p in query_files)
+    assert any("2 queries had no term left" in r.getMessage() for r in caplog.records)
