@@ -32,7 +32,7 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -42,7 +42,7 @@ from sembridge.errors import OutputExistsError, SembridgeError
 logger = logging.getLogger("sembridge")
 
 
-Inputs = Mapping[str, "str | Path | Iterable[str | Path] | None"]
+Inputs = Mapping[str, Any]
 
 
 def check_output_dir(path: str | Path, overwrite: bool, inputs: Inputs | None = None) -> Path:
@@ -82,17 +82,17 @@ def check_output_file(
 def check_apart(output: str | Path, inputs: Inputs, what: str = "output") -> None:
     """Refuse an ``output`` that is, contains or lies inside one of ``inputs``.
 
-    ``inputs`` maps what each input is ("model", "corpus", "cache", ...) to its path, a list of
-    paths, or None. Only inputs that exist on disk count (a hub id is not a path); both sides are
+    ``inputs`` maps what each input is ("model", "corpus", "cache", ...) to what the caller was
+    given: a path, a list of them, or anything else (None, a loaded model, a Dataset, a mapping),
+    which is no path and is skipped. Only paths that exist on disk count (a hub id is not one); both sides are
     compared with symbolic links resolved. Writing an output replaces (``--overwrite``) or fills
     its folder, so an output equal to an input or above it would delete the input, and one inside
     an input folder would change it.
     """
     out = Path(os.path.realpath(output))
     for role, value in inputs.items():
-        values = [value] if value is None or isinstance(value, (str, Path)) else list(value)
-        for given in values:
-            if given is None or str(given) == "" or not os.path.lexists(given):
+        for given in value if isinstance(value, (list, tuple)) else [value]:
+            if not isinstance(given, (str, Path)) or not str(given) or not os.path.lexists(given):
                 continue
             source = Path(os.path.realpath(given))
             if out == source:

@@ -341,7 +341,7 @@ def load_tokenizer(name: str | Path, kind: str = "target tokenizer") -> Any:
         folder = (
             _transformer_subfolder(found.path)[0] if (found.path / "modules.json").is_file() else found.path
         )
-        if not any((folder / file).is_file() for file in TOKENIZER_FILES):
+        if not has_tokenizer_files(folder):
             raise ModelLoadError(
                 f"{kind} folder '{found.name}' has no tokenizer files (none of {', '.join(TOKENIZER_FILES)})",
                 hint="give a folder that tokenizer.save_pretrained() wrote, or a hub id",
@@ -403,6 +403,11 @@ def check_model_folder(path: Path, name: str) -> None:
     check_mlm_folder(_transformer_subfolder(path)[0], name)
 
 
+def has_tokenizer_files(folder: Path) -> bool:
+    """Whether ``folder`` holds one of :data:`TOKENIZER_FILES` (a tokenizer transformers loads)."""
+    return any((folder / file).is_file() for file in TOKENIZER_FILES)
+
+
 def check_mlm_folder(path: Path, name: str) -> None:
     """Refuse, before loading, a masked-LM folder (a model's, or its MLM module's) that holds no
     tokenizer files, or whose ``config.json`` gives a ``vocab_size`` its weights do not have.
@@ -411,7 +416,7 @@ def check_mlm_folder(path: Path, name: str) -> None:
     becomes ``[UNK]``, and retrieval scores 0 with no error) and, for the second, fail with a size
     mismatch that points at a report it does not print.
     """
-    if not any((path / file).is_file() for file in TOKENIZER_FILES):
+    if not has_tokenizer_files(path):
         raise ModelLoadError(
             f"model folder '{name}' has no tokenizer files (none of {', '.join(TOKENIZER_FILES)}"
             + (f" in '{path}'" if str(path) != str(name) else "")

@@ -148,10 +148,10 @@ def evaluate(
     metric_names = [str(m) for m in measures]
     settings = pruning_sweep(prune_mass, prune_top_k)
     inputs = {
-        "model": [m for m in models if isinstance(m, (str, Path))],
-        "data": dataset if isinstance(dataset, (str, Path)) else None,
-        "dense model": [m for m in dense if isinstance(m, (str, Path))],
-        "BM25 tokenizer": bm25_tokenizer if isinstance(bm25_tokenizer, (str, Path)) else None,
+        "model": list(models),
+        "data": dataset,
+        "dense model": list(dense),
+        "BM25 tokenizer": bm25_tokenizer,
     }
     check_report_outputs(output, overwrite, sweep=len(settings) > 1, inputs=inputs)
     devices = resolve_devices(device, processes)

@@ -70,10 +70,7 @@ def export(
             processes=processes,
             hits=hits,
         )
-    paths = {"model": model, "corpus": corpus, "queries": queries}
-    check_output_dir(
-        output_dir, overwrite, {role: v for role, v in paths.items() if isinstance(v, (str, Path))}
-    )
+    check_output_dir(output_dir, overwrite, {"model": model, "corpus": corpus, "queries": queries})
     if format == "onnx":
         return export_onnx(
             model, Path(output_dir), quantize=quantize, overwrite=overwrite, show_progress=show_progress

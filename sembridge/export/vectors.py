@@ -105,7 +105,7 @@ def export_vectors(
     devices = resolve_devices(device, processes)
     if isinstance(model, (str, Path)):
         check_model_source(model)
-    check_output_dir(out_dir, overwrite, {"model": model if isinstance(model, (str, Path)) else None})
+    check_output_dir(out_dir, overwrite, {"model": model})
 
     start = time.perf_counter()
     encoder = load_encoder(model, device=devices[0], max_length=max_length)

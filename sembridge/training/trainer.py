@@ -376,11 +376,7 @@ def prepare(
     """
     output_dir = Path(output_dir)
     check_precision(config)
-    inputs = {
-        "model": model if isinstance(model, (str, Path)) else None,
-        "training data": train_data if isinstance(train_data, (str, Path)) else None,
-        "evaluation data": eval_data if isinstance(eval_data, (str, Path)) else None,
-    }
+    inputs = {"model": model, "training data": train_data, "evaluation data": eval_data}
     check_output_dir(output_dir, config.overwrite, inputs)
     check_length_before_loading(model, config.query_length, "--query-max-length or --max-length")
     check_length_before_loading(model, config.document_length, "--doc-max-length or --max-length")

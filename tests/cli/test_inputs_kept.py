@@ -127,4 +127,6 @@ def test_check_apart_follows_links_and_ignores_hub_ids(tmp_path):
     with pytest.raises(SembridgeError, match="is the model"):
         check_apart(link, {"model": model})
     check_apart(tmp_path / "elsewhere", {"model": model, "source": "naver/splade-v3", "data": None})
+    # What is no path (a loaded model, an in-memory corpus) is skipped, not read as one.
+    check_apart(model, {"encoder": object(), "corpus": {str(model): "text"}, "pairs": [None, 3]})
     check_apart(tmp_path / "model-ft", {"model": model})  # a shared name prefix is not containment
