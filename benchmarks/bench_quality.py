@@ -91,6 +91,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Any:
     parser.add_argument(
         "--doc-reg", type=float, default=SMALL_MODEL["doc_reg"], help="FLOPs weight, documents"
     )
+    parser.add_argument(
+        "--doc-max-length",
+        type=int,
+        default=SMALL_MODEL["doc_max_length"],
+        help="finetune --doc-max-length: documents' token limit in training (evaluation reads whole "
+        "documents at every point, as BM25 and the dense rows do)",
+    )
     parser.add_argument("--batch-size", type=int, default=SMALL_MODEL["batch_size"])
     parser.add_argument(
         "--paragraph-groups",
@@ -311,24 +318,30 @@ def train_with_curve(
     from transformers import TrainerCallback
 
     from sembridge.training import FinetuneConfig, finetune
+    from sembridge.training.trainer import length_settings, restore_lengths
 
-    curve = [{"step": 0, **measure(SparseEncoder(str(model_dir), device=args.device))}]
+    start = SparseEncoder(str(model_dir), device=args.device)
+    inference = length_settings(start)  # every point is measured at these, as the written model is
+    curve = [{"step": 0, **measure(start)}]
+    del start
     if steps == 0:
         return curve
 
     class Curve(TrainerCallback):
         def on_step_end(self, targs: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
             if state.global_step in points:
-                was_training = model.training
+                was_training, training = model.training, length_settings(model)
+                restore_lengths(model, inference)
                 curve.append({"step": state.global_step, **measure(model)})
+                restore_lengths(model, training)
                 model.train(was_training)
 
     config = FinetuneConfig(
         max_steps=steps,
         batch_size=args.batch_size,
         query_max_length=SMALL_MODEL["query_max_length"],
-        doc_max_length=SMALL_MODEL["doc_max_length"],
-        max_length=SMALL_MODEL["doc_max_length"],
+        doc_max_length=args.doc_max_length,
+        max_length=max(SMALL_MODEL["query_max_length"], args.doc_max_length),
         learning_rate=args.lr,
         warmup_ratio=SMALL_MODEL["warmup_ratio"],
         query_reg=args.query_reg,
@@ -414,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     settings = {**SMALL_MODEL, "steps": steps, "learning_rate": args.lr, "query_reg": args.query_reg,
                 "doc_reg": args.doc_reg, "batch_size": args.batch_size, "seed": args.seed,
-                "paragraph_groups": args.paragraph_groups, "loss": args.loss, "negatives": args.negatives,
+                "paragraph_groups": args.paragraph_groups, "loss": args.loss, "negatives": args.negatives, "doc_max_length": args.doc_max_length,
                 "teacher_temperature": args.teacher_temperature}  # fmt: skip
     console.print(f"settings: {settings}; evaluated at steps {', '.join(map(str, [0, *points]))}")
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="sembridge-quality-"))

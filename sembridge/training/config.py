@@ -30,9 +30,11 @@ class FinetuneConfig:
         batch_size: pairs per process and step (paper: 64). In-batch negatives come from the
             same batch; the effective batch is batch_size x processes x grad_accum.
         grad_accum: gradient accumulation steps (this does not add in-batch negatives).
-        max_length: token limit of queries and documents (paper: 512).
-        query_max_length / doc_max_length: separate limits; None: ``max_length``. Both are
-            saved with the model, so ``encode_query`` / ``encode_document`` keep them.
+        max_length: token limit of queries and documents in training (paper: 512).
+        query_max_length / doc_max_length: separate limits; None: ``max_length``. They bound
+            training only: the written model keeps the limits it came with (512 positions for
+            BERT), so that it reads whole documents, as BM25 and dense models do; ``evaluate`` and
+            ``export`` take their own ``--max-length``.
 
     Optimisation:
         learning_rate: peak AdamW learning rate.
@@ -104,18 +106,23 @@ class FinetuneConfig:
         default=1, metadata=flag("--grad-accum", "Gradient accumulation steps.", TRAIN, minimum=1)
     )
     max_length: int = field(
-        default=512, metadata=flag("--max-length", "Token limit of queries and documents.", TRAIN, minimum=1)
+        default=512, metadata=flag(
+            "--max-length",
+            "Token limit of queries and documents in training (the written model keeps its own).",
+            TRAIN,
+            minimum=1,
+        )
     )
     query_max_length: int | None = field(
         default=None,
         metadata=flag(
-            "--query-max-length", "Token limit of queries (default: --max-length).", TRAIN, minimum=1
+            "--query-max-length", "Token limit of queries in training (default: --max-length).", TRAIN, minimum=1
         ),
     )
     doc_max_length: int | None = field(
         default=None,
         metadata=flag(
-            "--doc-max-length", "Token limit of documents (default: --max-length).", TRAIN, minimum=1
+            "--doc-max-length", "Token limit of documents in training (default: --max-length).", TRAIN, minimum=1
         ),
     )
     # Optimisation

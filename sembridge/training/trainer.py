@@ -189,6 +189,30 @@ def _for_eval_loss(evaluation: Dataset | None, config: FinetuneConfig) -> Datase
     return teacher_scores_for(evaluation, config, "evaluation")
 
 
+def _length_modules(encoder: SparseEncoder) -> list[Any]:
+    """The modules that hold the token limits: the first one, or each route of a Router."""
+    routes = getattr(encoder[0], "sub_modules", None)
+    if routes is not None and "query" in routes and "document" in routes:
+        return [routes["query"][0], routes["document"][0]]
+    return [encoder[0]]
+
+
+def length_settings(encoder: SparseEncoder) -> list[dict[str, Any]]:
+    """The encoder's token limits as they are (``max_seq_length``, and the per-task
+    ``query_length`` / ``document_length`` where the module has them), for :func:`restore_lengths`."""
+    names = ("max_seq_length", "query_length", "document_length")
+    return [{n: getattr(m, n) for n in names if hasattr(m, n)} for m in _length_modules(encoder)]
+
+
+def restore_lengths(encoder: SparseEncoder, settings: list[dict[str, Any]]) -> None:
+    """Put back the limits :func:`length_settings` took. The training lengths are a training
+    setting: the written model keeps the limits it came with, so that it encodes whole documents
+    as BM25 and dense models read them (they are recorded in ``sembridge_finetune.json``)."""
+    for module, values in zip(_length_modules(encoder), settings, strict=True):
+        for name, value in values.items():
+            setattr(module, name, value)
+
+
 def apply_lengths(
     encoder: SparseEncoder, config: FinetuneConfig, columns: Sequence[str] = ("query", "positive", "negative")
 ) -> dict[str, str]:
@@ -350,6 +374,7 @@ class _Run:
     sample_queries: list[str]
     sample_documents: list[str]
     stats_before: dict[str, Any] | None
+    inference_lengths: list[dict[str, Any]] | None = None
 
     @property
     def world_size(self) -> int:
@@ -453,6 +478,7 @@ def build_trainer(
     """Steps 3-4: load the model, build the loss, the arguments and the trainer; record the settings."""
     config, checkpoint_dir = prepared.config, prepared.checkpoint_dir
     encoder = load_encoder(model, "cpu", logits_budget=DEFAULT_LOGITS_BUDGET, require_splade=True)
+    inference_lengths = length_settings(encoder)
     router_mapping = apply_lengths(encoder, config, prepared.train.column_names)
     _info(
         "2. model: %s (query length %d, document length %d)",
@@ -527,7 +553,9 @@ def build_trainer(
             trainer.model, sample_queries, sample_documents, config.batch_size
         ).to_dict()
     _barrier()
-    return _Run(trainer, args, resume_settings, removed, sample_queries, sample_documents, stats_before)
+    return _Run(
+        trainer, args, resume_settings, removed, sample_queries, sample_documents, stats_before, inference_lengths
+    )
 
 
 def train(prepared: _Prepared, run: _Run) -> FinetuneResult:
@@ -629,6 +657,8 @@ def write(
     local = isinstance(model, (str, Path)) and locate(model).kind == "local"  # not a hub id
     started = Path(model).expanduser() / INIT_REPORT if local else None
     with atomic_output_dir(prepared.output_dir, config.overwrite, checked=True) as tmp:
+        if run.inference_lengths is not None:
+            restore_lengths(run.trainer.model, run.inference_lengths)
         run.trainer.model.save(str(tmp))
         write_json(tmp / TRAINING_ARGS_NAME, json.loads(run.args.to_json_string()))
         write_json(tmp / REPORT_NAME, report)

@@ -177,16 +177,21 @@ def test_query_weights_refused_for_a_splade_source(tmp_path, splade_tiny, ru_tok
 def test_finetune_accepts_the_router_model_and_maps_columns_to_routes(adapted):
     from sembridge.loading import load_sparse_encoder
     from sembridge.training.config import FinetuneConfig
-    from sembridge.training.trainer import apply_lengths
+    from sembridge.training.trainer import apply_lengths, length_settings, restore_lengths
 
     out, _ = adapted
     encoder = load_sparse_encoder(out, "cpu", require_splade=True)
+    routes = encoder[0].sub_modules
+    own = [routes["query"][0].max_seq_length, routes["document"][0].max_seq_length]
+    saved = length_settings(encoder)
     config = FinetuneConfig(query_max_length=16, doc_max_length=64)
     mapping = apply_lengths(encoder, config)
     assert mapping == {"query": "query", "positive": "document", "negative": "document"}
-    routes = encoder[0].sub_modules
     assert routes["query"][0].max_seq_length == 16
     assert routes["document"][0].max_seq_length == 64
+    # What finetune does before writing: each route gets its own limit back.
+    restore_lengths(encoder, saved)
+    assert [routes["query"][0].max_seq_length, routes["document"][0].max_seq_length] == own != [16, 64]
 
 
 def test_cli_init_with_idf_query_weights(tmp_path, inference_free_source, ru_tokenizer, capsys):

@@ -198,7 +198,16 @@ def test_outputs_load_and_match_the_init_format(
     assert mlm.config.vocab_size == 30522
     AutoTokenizer.from_pretrained(out)
     encoder = SparseEncoder(str(out), device="cpu")
-    assert (encoder[0].query_length, encoder[0].document_length) == (16, 32)
+    # The training lengths (16 / 32) were a training setting: the written model keeps the limits
+    # it came with and reads whole documents (the run's lengths are in its report).
+    started = SparseEncoder(str(reference), device="cpu")
+    assert encoder.max_seq_length == started.max_seq_length == 512
+    assert (encoder[0].query_length, encoder[0].document_length) == (
+        started[0].query_length,
+        started[0].document_length,
+    )
+    long_document = " ".join(["retrieval"] * 100)
+    assert encoder.preprocess([long_document], task="document")["input_ids"].shape[1] == 102
     vector = encoder.encode_query(["what is the capital of france"], convert_to_tensor=True)
     assert 0 < int((vector.to_dense() > 0).sum()) < 200
     # The weights did change.
@@ -220,6 +229,7 @@ def test_outputs_load_and_match_the_init_format(
         assert stats["queries"]["texts"] == 32 and stats["documents"]["active_terms_mean"] > 0
         assert stats["expected_flops"] > 0 and stats["documents"]["flops_regularizer"] > 0
     assert report["data"]["train_pairs"] == 48 and report["data"]["eval_pairs"] == 16
+    assert (report["config"]["query_max_length"], report["config"]["max_length"]) == (16, 32)
     args = json.loads((out / TRAINING_ARGS_NAME).read_text(encoding="utf-8"))
     assert args["per_device_train_batch_size"] == 16 and args["max_steps"] == 3
     assert args["batch_sampler"] == "no_duplicates"
