@@ -427,7 +427,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     settings = {**SMALL_MODEL, "steps": steps, "learning_rate": args.lr, "query_reg": args.query_reg,
                 "doc_reg": args.doc_reg, "batch_size": args.batch_size, "seed": args.seed,
-                "paragraph_groups": args.paragraph_groups, "loss": args.loss, "negatives": args.negatives, "doc_max_length": args.doc_max_length,
+                "paragraph_groups": args.paragraph_groups, "loss": args.loss, "negatives": args.negatives,
+                "doc_max_length": args.doc_max_length,
                 "teacher_temperature": args.teacher_temperature}  # fmt: skip
     console.print(f"settings: {settings}; evaluated at steps {', '.join(map(str, [0, *points]))}")
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="sembridge-quality-"))

@@ -106,23 +106,30 @@ class FinetuneConfig:
         default=1, metadata=flag("--grad-accum", "Gradient accumulation steps.", TRAIN, minimum=1)
     )
     max_length: int = field(
-        default=512, metadata=flag(
+        default=512,
+        metadata=flag(
             "--max-length",
             "Token limit of queries and documents in training (the written model keeps its own).",
             TRAIN,
             minimum=1,
-        )
+        ),
     )
     query_max_length: int | None = field(
         default=None,
         metadata=flag(
-            "--query-max-length", "Token limit of queries in training (default: --max-length).", TRAIN, minimum=1
+            "--query-max-length",
+            "Token limit of queries in training (default: --max-length).",
+            TRAIN,
+            minimum=1,
         ),
     )
     doc_max_length: int | None = field(
         default=None,
         metadata=flag(
-            "--doc-max-length", "Token limit of documents in training (default: --max-length).", TRAIN, minimum=1
+            "--doc-max-length",
+            "Token limit of documents in training (default: --max-length).",
+            TRAIN,
+            minimum=1,
         ),
     )
     # Optimisation

@@ -189,12 +189,16 @@ def _for_eval_loss(evaluation: Dataset | None, config: FinetuneConfig) -> Datase
     return teacher_scores_for(evaluation, config, "evaluation")
 
 
+def _routes(encoder: SparseEncoder) -> Any:
+    """The query and document routes of an inference-free Router, or None for one shared module."""
+    routes = getattr(encoder[0], "sub_modules", None)
+    return routes if routes is not None and "query" in routes and "document" in routes else None
+
+
 def _length_modules(encoder: SparseEncoder) -> list[Any]:
     """The modules that hold the token limits: the first one, or each route of a Router."""
-    routes = getattr(encoder[0], "sub_modules", None)
-    if routes is not None and "query" in routes and "document" in routes:
-        return [routes["query"][0], routes["document"][0]]
-    return [encoder[0]]
+    routes = _routes(encoder)
+    return [routes["query"][0], routes["document"][0]] if routes is not None else [encoder[0]]
 
 
 def length_settings(encoder: SparseEncoder) -> list[dict[str, Any]]:
@@ -225,8 +229,8 @@ def apply_lengths(
     check_length(query, limits, "--query-max-length" if config.query_max_length else flag)
     check_length(document, limits, "--doc-max-length" if config.doc_max_length else flag)
     first = encoder[0]
-    routes = getattr(first, "sub_modules", None)
-    if routes is not None and "query" in routes and "document" in routes:  # an inference-free Router
+    routes = _routes(encoder)
+    if routes is not None:  # an inference-free Router
         routes["query"][0].max_seq_length = query
         routes["document"][0].max_seq_length = document
         return routes_by_column
@@ -374,7 +378,7 @@ class _Run:
     sample_queries: list[str]
     sample_documents: list[str]
     stats_before: dict[str, Any] | None
-    inference_lengths: list[dict[str, Any]] | None = None
+    inference_lengths: list[dict[str, Any]]  # the model's own limits, put back before writing
 
     @property
     def world_size(self) -> int:
@@ -554,7 +558,14 @@ def build_trainer(
         ).to_dict()
     _barrier()
     return _Run(
-        trainer, args, resume_settings, removed, sample_queries, sample_documents, stats_before, inference_lengths
+        trainer,
+        args,
+        resume_settings,
+        removed,
+        sample_queries,
+        sample_documents,
+        stats_before,
+        inference_lengths,
     )
 
 
@@ -657,8 +668,7 @@ def write(
     local = isinstance(model, (str, Path)) and locate(model).kind == "local"  # not a hub id
     started = Path(model).expanduser() / INIT_REPORT if local else None
     with atomic_output_dir(prepared.output_dir, config.overwrite, checked=True) as tmp:
-        if run.inference_lengths is not None:
-            restore_lengths(run.trainer.model, run.inference_lengths)
+        restore_lengths(run.trainer.model, run.inference_lengths)
         run.trainer.model.save(str(tmp))
         write_json(tmp / TRAINING_ARGS_NAME, json.loads(run.args.to_json_string()))
         write_json(tmp / REPORT_NAME, report)
