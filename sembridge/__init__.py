@@ -6,6 +6,7 @@ The public API, one name per stage of the method::
 
     init = sembridge.initialize(sembridge.InitConfig("splade-v3", "rubert", alpha=4), "ru-splade")
     run = sembridge.finetune("ru-splade", "pairs.jsonl", "ru-splade-ft", sembridge.FinetuneConfig())
+    sembridge.align("ru-en-splade", "parallel.jsonl", "ru-en-aligned")  # --extend models, parallel text
     report = sembridge.evaluate(["ru-splade-ft"], sembridge.load_retrieval_data("miracl-ru-dev"))
     sembridge.export_vectors("ru-splade-ft", {"d1": "текст"}, "ru-vectors", format="opensearch")
     sembridge.export.export("ru-splade-ft", "ru-onnx", format="onnx")  # as `sembridge export` does
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from sembridge.evaluation import evaluate
     from sembridge.export import export_onnx, export_vectors
     from sembridge.init import InitConfig, InitResult, initialize
-    from sembridge.training import FinetuneConfig, FinetuneResult, finetune
+    from sembridge.training import AlignOptions, FinetuneConfig, FinetuneResult, align, finetune
 
 # public name -> the module that defines it
 _LAZY = {
@@ -42,6 +43,8 @@ _LAZY = {
     "FinetuneConfig": "sembridge.training",
     "FinetuneResult": "sembridge.training",
     "finetune": "sembridge.training",
+    "AlignOptions": "sembridge.training",
+    "align": "sembridge.training",
     "evaluate": "sembridge.evaluation",
     "export": "sembridge.export",  # the subpackage itself
     "export_onnx": "sembridge.export",
@@ -52,6 +55,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "AlignOptions",
     "DataOptions",
     "FinetuneConfig",
     "FinetuneResult",
@@ -62,6 +66,7 @@ __all__ = [
     "SembridgeError",
     "UsageError",
     "__version__",
+    "align",
     "evaluate",
     "export",
     "export_onnx",

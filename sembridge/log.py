@@ -98,9 +98,10 @@ def quiet_libraries() -> None:
 
 @contextmanager
 def stage(name: str, timings: dict[str, float]) -> Iterator[None]:
-    """Time a pipeline stage, log it, and record the seconds in ``timings[name]``."""
+    """Time a pipeline stage, log it, and record the seconds in ``timings[name]`` (added up when
+    the stage runs more than once: one run per target tokenizer)."""
     start = time.perf_counter()
     yield  # a failed stage is neither timed nor logged: its error speaks for it
     seconds = time.perf_counter() - start
-    timings[name] = round(seconds, 3)
+    timings[name] = round(timings.get(name, 0.0) + seconds, 3)
     logger.info("%s: %.2f s", name, seconds)

@@ -133,6 +133,13 @@ def _language_cell(report: Mapping[str, Any]) -> str:
 # The blocks
 
 
+def _targets(value: Any) -> str:
+    """One target tokenizer, or several (``--extend -t ... -t ...``), each as :func:`_where` shows it."""
+    if isinstance(value, list):
+        return ", ".join(_where(v) for v in value) + f" ({len(value)} languages, in one extended vocabulary)"
+    return _where(value)
+
+
 def init_block(report: Mapping[str, Any]) -> list[str]:
     """Lines describing one initialisation, from its ``sembridge_init.json``."""
     settings = report.get("settings", {})
@@ -143,7 +150,7 @@ def init_block(report: Mapping[str, Any]) -> list[str]:
         ("source model", _where(settings.get("source_resolved") or settings.get("source"))),
         (
             "target tokenizer",
-            _where(settings.get("target_tokenizer_resolved") or settings.get("target_tokenizer")),
+            _targets(settings.get("target_tokenizer_resolved") or settings.get("target_tokenizer")),
         ),
         ("target language", _language_cell(report)),
         ("method", _code(method)),

@@ -28,6 +28,7 @@ app = typer.Typer(
 
 def _register() -> None:
     # Each command lives in its own module; heavy imports stay inside the command bodies.
+    from sembridge.cli import align as align_cmd
     from sembridge.cli import evaluate as evaluate_cmd
     from sembridge.cli import export as export_cmd
     from sembridge.cli import finetune as finetune_cmd
@@ -42,6 +43,7 @@ def _register() -> None:
         init_cmd,
         inspect_cmd,
         finetune_cmd,
+        align_cmd,
         evaluate_cmd,
         export_cmd,
         models_cmd,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -77,22 +79,16 @@ def finetune(
         values["show_progress"] = False
     if not values.get("show_progress", True):
         quiet_libraries()  # before the libraries are imported: they read its settings then
-    from sembridge.errors import Interrupted, UsageError
+    from sembridge.errors import UsageError
     from sembridge.training import finetune as run_finetune
-    from sembridge.training.checkpoints import default_checkpoint_dir, resume_note
 
     if bf16 and fp16:
         raise UsageError("--bf16 and --fp16 exclude each other", hint="choose one")
     config = FinetuneConfig(**values, precision="bf16" if bf16 else "fp16" if fp16 else "fp32")
     options = DataOptions(**settings_of(DataOptions, settings))
     eval_options = dataclasses.replace(options, split=eval_split or options.split, limit=None)
-    checkpoint_dir = config.checkpoint_dir
-    if checkpoint_dir is not None:  # the output folder's location is checked by finetune itself
-        from sembridge.io import check_output_location
-
-        check_output_location(checkpoint_dir)
-    try:
-        result = run_finetune(
+    run_and_report(
+        lambda: run_finetune(
             model,
             data,
             output,
@@ -100,7 +96,26 @@ def finetune(
             eval_data=eval_data,
             data_options=options,
             eval_data_options=eval_options,
-        )
+        ),
+        output,
+        config,
+        json_output,
+    )
+
+
+def run_and_report(run: Callable[[], Any], output: Path, config: Any, json_output: bool) -> None:
+    """Run a training call (``finetune``, ``align``); name the checkpoint to resume from if it is
+    interrupted, and print its summary (or JSON) on the first process."""
+    from sembridge.errors import Interrupted
+    from sembridge.training.checkpoints import default_checkpoint_dir, resume_note
+
+    checkpoint_dir = config.checkpoint_dir
+    if checkpoint_dir is not None:  # the output folder's location is checked by the call itself
+        from sembridge.io import check_output_location
+
+        check_output_location(checkpoint_dir)
+    try:
+        result = run()
     except Interrupted as stop:  # the CLI's boundary names the checkpoint to resume from
         stop.detail = resume_note(checkpoint_dir or default_checkpoint_dir(output))
         raise

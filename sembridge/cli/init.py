@@ -25,6 +25,7 @@ EXAMPLES = [
     "sembridge init -s naver/splade-v3 -t ./my-tokenizer --bridge multilingual-minilm --fuzzy -o out",
     *(spec.example for spec in METHODS.values()),
     "sembridge init -s splade-v3 -t rubert --extend -o ru-en-splade",
+    "sembridge init -s splade-v3 -t ./ru-tok -t ./zh-tok -t ./ar-tok --extend -o multi-splade",
     "sembridge init -s ./inference-free-model -t rubert --query-weights idf --target-text ru.txt -o ru-if",
 ]
 HELP = """Initialise a target-language sparse encoder with SemBridge (or a baseline) and write it to --output.
@@ -54,9 +55,12 @@ def init(
         str, typer.Option("--source", "-s", help="Source sparse encoder: short name, hub id or folder.")
     ],
     target_tokenizer: Annotated[
-        str,
+        list[str],
         typer.Option(
-            "--target-tokenizer", "-t", help="Target-language tokenizer: short name, hub id or folder."
+            "--target-tokenizer",
+            "-t",
+            help="Target-language tokenizer: short name, hub id or folder. With --extend, give it once "
+            "per language (-t ru-tok -t zh-tok): one model for all of them.",
         ),
     ],
     output: OutputDir,
@@ -111,7 +115,7 @@ def init(
 
     config = InitConfig(
         source=source,
-        target_tokenizer=target_tokenizer,
+        target_tokenizer=target_tokenizer if len(target_tokenizer) > 1 else target_tokenizer[0],
         method=method,
         device=device,
         exact=exact,

@@ -51,6 +51,10 @@ def inspect_token(
         console.print(f"  {result['note']}", highlight=False, soft_wrap=True)
     for piece in pieces:
         kind = piece.get("kind", "")
+        # A model extended with several targets: which target brought the piece (and shares it).
+        origin = f", brought by {piece['target']}" if piece.get("target") else ""
+        if piece.get("shared_with"):
+            origin += f" (also in {', '.join(piece['shared_with'])})"
         if kind == "copied":
             console.print(
                 styled(
@@ -58,12 +62,12 @@ def inspect_token(
                     (piece["token"], "cyan"),
                     f" (id {piece['id']}): copied from source token ",
                     (piece["sources"][0][0], "green"),
-                    f" ({piece.get('match', '')} match)",
+                    f" ({piece.get('match', '')} match){origin}",
                 ),
                 highlight=False,
             )
             continue
-        header = f" (id {piece['id']}): {kind}"
+        header = f" (id {piece['id']}): {kind}{origin}"
         if "support" in piece:
             header += f", combined from {piece['support']} source token(s)"
             if result.get("position_aware"):

@@ -5,6 +5,7 @@ parameters through Typer's public API (a command's ``__signature__``)."""
 from __future__ import annotations
 
 import inspect
+from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -53,12 +54,13 @@ MaxLength = Annotated[
 ]
 
 
-def flag_parameters(cls: type) -> list[inspect.Parameter]:
+def flag_parameters(cls: type, exclude: Collection[str] = ()) -> list[inspect.Parameter]:
     """One keyword parameter per field of dataclass ``cls`` that declares a flag (:mod:`sembridge.flags`).
 
     The parameter is named after the field, so :func:`settings_of` maps the values back; its
     annotation is ``Annotated[type, typer.Option(...)]`` with the declared flag, help, panel and
-    minimum, and its default is the field's (``--quiet``-style flags: the opposite).
+    minimum, and its default is the field's (``--quiet``-style flags: the opposite). Fields named
+    in ``exclude`` get no flag (a command that does not use them).
     """
     import dataclasses
     import typing
@@ -69,6 +71,8 @@ def flag_parameters(cls: type) -> list[inspect.Parameter]:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     parameters = []
     for name, declared in declared_flags(cls).items():
+        if name in exclude:
+            continue
         kind = hints[name]
         if typing.get_origin(kind) is typing.Literal:  # Typer takes the text; the class checks it
             kind = str

@@ -88,6 +88,20 @@ def print_init_summary(report: dict, output: Path) -> None:
                 f"{search['metric']} {c['metrics'][search['metric']]:.4f}, support mean "
                 f"{c['support_mean']:.1f}{chosen}",
             )
+    extend = summary.get("extend") or {}
+    if extend:
+        table.add_row(
+            "vocabulary",
+            f"extended: {extend['source_vocab_size']:,} source + "
+            f"{extend['added']:,} appended = {extend['extended_vocab_size']:,}",
+        )
+    for target in extend.get("targets", []):
+        shared = target["shared_with_earlier"]
+        table.add_row(
+            f"  from {target['target']}",
+            f"{target['added']:,} appended"
+            + (f", {shared:,} shared with an earlier target" if shared else ""),
+        )
     for name, seconds in summary["timings"].items():
         table.add_row(f"time: {name}", f"{seconds:.2f} s")
     console.print(table)

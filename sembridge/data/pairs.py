@@ -166,6 +166,7 @@ Pairs = dict[str, list[Any]]
 ``negative_1`` ... ``negative_k``, and ``scores``, lists of k + 1 floats)."""
 
 SCORES_COLUMN = "scores"
+LABEL_COLUMN = "label"
 
 
 def paragraph_keys(text: str) -> set[str]:
@@ -267,7 +268,10 @@ def validate_pairs(dataset: Dataset, name: str = "dataset") -> Dataset:
     numbered = numbered_negatives(columns)
     keep = [c for c in PAIR_COLUMNS if c in columns and not (c == "negative" and numbered)] + numbered
     scored = bool(numbered) and SCORES_COLUMN in columns
-    dataset = dataset.select_columns(keep + ([SCORES_COLUMN] if scored else []))
+    # A "label" column is kept: sentence-transformers hands it to the loss as its labels (the
+    # alignment loss reads each pair's teacher vector by it, sembridge.training.align).
+    labels = [LABEL_COLUMN] if LABEL_COLUMN in columns and not scored else []
+    dataset = dataset.select_columns(keep + ([SCORES_COLUMN] if scored else []) + labels)
     if scored:
         for number, value in enumerate(dataset[SCORES_COLUMN], start=1):
             _scores({SCORES_COLUMN: value}, SCORES_COLUMN, len(numbered) + 1, f"{name} row {number}")

@@ -6,21 +6,21 @@ here, the method's own options by their declarations (:mod:`sembridge.methods.ca
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from sembridge.errors import SembridgeError, UsageError
-from sembridge.init.alpha_search import check_alpha_options
+from sembridge.init.alpha_search import check_alpha_options, is_auto
 from sembridge.init.query_weights import check_query_weights
 from sembridge.methods import DEFAULT_METHOD, METHODS, check_options, declared_options
 from sembridge.methods.base import NewRows
 from sembridge.vocab import Overlap
 
-__all__ = ["InitConfig", "InitResult"]
+__all__ = ["InitConfig", "InitResult", "TargetRows"]
 
 
 @dataclass(init=False)
@@ -35,7 +35,7 @@ class InitConfig:
     """
 
     source: str
-    target_tokenizer: str
+    target_tokenizer: str | list[str]
     method: str
     device: str
     exact: bool
@@ -53,7 +53,7 @@ class InitConfig:
     def __init__(
         self,
         source: str,
-        target_tokenizer: str,
+        target_tokenizer: str | Sequence[str],
         method: str = DEFAULT_METHOD,
         *,
         device: str = "auto",
@@ -85,7 +85,20 @@ class InitConfig:
                 hint="give it as a keyword or in method_options, not both",
             )
         self.source = source
-        self.target_tokenizer = target_tokenizer
+        if isinstance(target_tokenizer, (list, tuple)):
+            targets = [str(t) for t in target_tokenizer]
+            if not targets:
+                raise UsageError("give at least one --target-tokenizer")
+            if len(set(targets)) < len(targets):
+                raise UsageError(f"--target-tokenizer is given twice: {', '.join(targets)}")
+            if len(targets) > 1 and not extend:
+                raise UsageError(
+                    f"several --target-tokenizer ({', '.join(targets)}) need --extend: one model "
+                    "holds several languages' pieces only next to the source's"
+                )
+            self.target_tokenizer = targets if len(targets) > 1 else targets[0]
+        else:
+            self.target_tokenizer = target_tokenizer
         self.method = method
         self.device = device
         self.exact = exact
@@ -108,13 +121,26 @@ class InitConfig:
         self.query_weights = check_query_weights(query_weights, self.target_text, uses_text)
         if "alpha" in self.method_options:
             check_alpha_options(self.method_options)  # --alpha auto needs --dev-data, and only it
+            if len(self.target_tokenizers) > 1 and is_auto(self.method_options):
+                raise UsageError(
+                    "--alpha auto chooses on one language's --dev-data; with several "
+                    "--target-tokenizer give a number (--alpha 4)"
+                )
+
+    @property
+    def target_tokenizers(self) -> list[str]:
+        """The target tokenizers in the order given (one, unless several extend one model)."""
+        given = self.target_tokenizer
+        return list(given) if isinstance(given, list) else [given]
 
     def inputs(self) -> dict[str, Any]:
         """What the run reads from disk, by role: an output must stay apart from each
         (:func:`sembridge.io.check_apart`). Hub ids and short names that are not paths are skipped there."""
         from sembridge.cache import default_cache_dir
 
-        found: dict[str, Any] = {"source": self.source, "target tokenizer": self.target_tokenizer}
+        found: dict[str, Any] = {"source": self.source}
+        for number, target in enumerate(self.target_tokenizers, 1):
+            found["target tokenizer" if number == 1 else f"target tokenizer {number}"] = target
         found["target text"] = self.target_text
         for option in declared_options(self.method):
             value = self.method_options.get(option.key)
@@ -126,9 +152,22 @@ class InitConfig:
 
 
 @dataclass
+class TargetRows:
+    """One target tokenizer of a run: its name as given, the tokenizer, its overlap and new rows."""
+
+    name: str
+    tokenizer: Any
+    overlap: Overlap
+    new_rows: NewRows
+
+
+@dataclass
 class InitResult:
     """What :func:`~sembridge.init.initialize` built: the model and tokenizer (in memory, written to
-    ``output_dir`` when one was given), the overlap, the new rows and ``sembridge_init.json``'s report."""
+    ``output_dir`` when one was given), the overlap, the new rows and ``sembridge_init.json``'s report.
+
+    With several target tokenizers (``--extend``), ``overlap`` and ``new_rows`` are the first
+    target's and ``targets`` lists each target's."""
 
     model: Any
     tokenizer: Any
@@ -138,3 +177,6 @@ class InitResult:
     output_dir: Path | None = None
     # Inference-free sources: the static query weight of every output token.
     query_weights: torch.Tensor | None = None
+    # Every target tokenizer's overlap and rows, in the order given (``overlap`` and
+    # ``new_rows`` above are the first's); one entry unless several extend one model.
+    targets: list[TargetRows] = field(default_factory=list)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from sembridge.data.readers import read_text_lines
 from sembridge.device import resolve_device
 from sembridge.errors import SembridgeError
 from sembridge.init.alpha_search import is_auto, search_alpha
-from sembridge.init.config import InitConfig, InitResult
+from sembridge.init.config import InitConfig, InitResult, TargetRows
 from sembridge.init.extend import check_mergeable, extend_parts, extend_vector, merge_tokenizers
 from sembridge.init.query_weights import (
     combine_query_weights,
@@ -29,6 +30,7 @@ from sembridge.init.query_weights import (
 from sembridge.init.report import (
     REPORT_FILE,
     build_report,
+    merge_target_reports,
     record_query_weights,
     record_vocabulary,
     write_report,
@@ -43,6 +45,7 @@ from sembridge.surgery import MLMParts, mlm_parts, rebuild_mlm
 from sembridge.vocab import (
     MatchOptions,
     Overlap,
+    VocabToken,
     check_regular_tokens,
     find_overlap,
     vocab_tokens,
@@ -117,10 +120,39 @@ def _search_alpha(
     return search.rows
 
 
+@dataclass
+class _Target:
+    """One target tokenizer of a run, and the rows replace mode builds for it."""
+
+    name: str
+    tokenizer: Any
+    tokens: list[VocabToken]
+    overlap: Overlap
+    size: int
+    new_rows: NewRows | None = None
+    parts: MLMParts | None = None
+
+
+def _load_targets(config: InitConfig) -> list[tuple[str, Any]]:
+    """Load every target tokenizer (``-t`` given several times under ``--extend``) and check it."""
+    loaded = []
+    for name in config.target_tokenizers:
+        tokenizer = load_tokenizer(name)
+        check_regular_tokens(tokenizer, name)  # before the bridge loads
+        loaded.append((name, tokenizer))
+    return loaded
+
+
 def initialize(
     config: InitConfig, output_dir: str | Path | None = None, overwrite: bool = False
 ) -> InitResult:
-    """Build a target-language sparse encoder from ``config``; write it to ``output_dir`` if given."""
+    """Build a target-language sparse encoder from ``config``; write it to ``output_dir`` if given.
+
+    Under ``--extend`` with several target tokenizers, each target's rows are built as replace
+    mode builds them, then the targets' new pieces are appended in the order given
+    (:func:`~sembridge.init.extend.merge_tokenizers`); the result's ``overlap`` and ``new_rows``
+    are the first target's, and ``targets`` holds every target's.
+    """
     if output_dir is not None:
         check_output_dir(output_dir, overwrite, config.inputs())  # refuse before any heavy work
     timings: dict[str, float] = {}
@@ -129,53 +161,67 @@ def initialize(
 
     with stage("load models", timings):
         source = load_source(config.source, device="cpu")
-        target_tokenizer = load_tokenizer(config.target_tokenizer)
-        check_regular_tokens(target_tokenizer, config.target_tokenizer)  # before the bridge loads
+        loaded = _load_targets(config)
     if config.query_weights is not None and not source.inference_free:
         raise SembridgeError(
             f"--query-weights applies to inference-free sources; '{config.source}' has no query weights",
             hint="leave --query-weights out (a SPLADE source encodes queries with its MLM)",
         )
     if config.extend:
-        check_mergeable(source.tokenizer, target_tokenizer)  # refuse before any heavy work
+        for _, target_tokenizer in loaded:
+            check_mergeable(source.tokenizer, target_tokenizer)  # refuse before any heavy work
 
     with stage("overlap", timings):
         source_tokens = vocab_tokens(source.tokenizer)
-        target_tokens = vocab_tokens(target_tokenizer)
         options = MatchOptions(exact=config.exact, symbols=config.symbols, fuzzy=config.fuzzy)
-        target_size = vocabulary_size(target_tokenizer)
-        overlap = find_overlap(source_tokens, target_tokens, options, target_size=target_size)
+        targets = []
+        for name, target_tokenizer in loaded:
+            target_tokens = vocab_tokens(target_tokenizer)
+            target_size = vocabulary_size(target_tokenizer)
+            overlap = find_overlap(source_tokens, target_tokens, options, target_size=target_size)
+            targets.append(_Target(name, target_tokenizer, target_tokens, overlap, target_size))
 
     parts = mlm_parts(source.model)
-    ctx = InitContext(
-        source_tokens=source_tokens,
-        target_tokens=target_tokens,
-        overlap=overlap,
-        parts=parts,
-        generator=generator,
-        device=device,
-        timings=timings,
-        chunk_size=config.chunk_size,
-        show_progress=config.show_progress,
-    )
-    method = create_initializer(
-        config.method,
-        config.method_options,
-        source_tokenizer=source.tokenizer,
-        target_tokenizer=target_tokenizer,
-        source_config=source.model.config,
-    )
-    if is_auto(config.method_options):
-        new_rows = _search_alpha(config, ctx, source, target_tokenizer, target_size)
-    else:
-        new_rows = method.build(ctx)
+    for target in targets:
+        if len(targets) > 1:
+            logger.info(
+                "target %s: building the rows of %s new tokens", target.name, f"{target.overlap.num_new:,}"
+            )
+        ctx = InitContext(
+            source_tokens=source_tokens,
+            target_tokens=target.tokens,
+            overlap=target.overlap,
+            parts=parts,
+            generator=generator,
+            device=device,
+            timings=timings,
+            chunk_size=config.chunk_size,
+            show_progress=config.show_progress,
+        )
+        method = create_initializer(
+            config.method,
+            config.method_options,
+            source_tokenizer=source.tokenizer,
+            target_tokenizer=target.tokenizer,
+            source_config=source.model.config,
+        )
+        if is_auto(config.method_options):  # one target: InitConfig refuses auto with several
+            target.new_rows = _search_alpha(config, ctx, source, target.tokenizer, target.size)
+        else:
+            target.new_rows = method.build(ctx)
+        target.parts = _assemble(parts, target.overlap, target.new_rows, target.size)
 
+    first = targets[0]
     with stage("model surgery", timings):
-        new_parts = _assemble(parts, overlap, new_rows, target_size)
-        extended, tokenizer = None, target_tokenizer
+        extended, tokenizer, new_parts = None, first.tokenizer, first.parts
         if config.extend:  # source rows kept, target tokens the source lacks appended
-            extended = merge_tokenizers(source.tokenizer, target_tokenizer, parts.embeddings.shape[0])
-            new_parts = extend_parts(parts, new_parts, extended)
+            extended = merge_tokenizers(
+                source.tokenizer,
+                [t.tokenizer for t in targets],
+                parts.embeddings.shape[0],
+                names=[t.name for t in targets],
+            )
+            new_parts = extend_parts(parts, [t.parts for t in targets], extended)
             tokenizer = extended.tokenizer
         model = rebuild_mlm(source.model, new_parts, tokenizer)
         # The target tokenizer must feed the source architecture (DistilBERT takes no token_type_ids).
@@ -191,24 +237,40 @@ def initialize(
                 lines = read_text_lines(config.target_text, "--target-text")
                 query = idf_query_weights(tokenizer, lines, len(new_parts.embeddings))
             else:
-                query = combine_query_weights(source.query_weights, overlap, new_rows, target_size)
+                combined = [
+                    combine_query_weights(source.query_weights, t.overlap, t.new_rows, t.size)
+                    for t in targets
+                ]
+                query = combined[0]
                 if extended is not None:
-                    query = extend_vector(source.query_weights.float(), query, extended)
+                    query = extend_vector(source.query_weights.float(), combined, extended)
 
-    report = build_report(
-        config,
-        source.path_or_id,
-        getattr(target_tokenizer, "name_or_path", config.target_tokenizer),
-        source_tokens,
-        target_tokens,
-        overlap,
-        new_rows,
-    )
-    record_vocabulary(report, extended)
+    reports = [
+        build_report(
+            config,
+            source.path_or_id,
+            getattr(t.tokenizer, "name_or_path", t.name),
+            source_tokens,
+            t.tokens,
+            t.overlap,
+            t.new_rows,
+        )
+        for t in targets
+    ]
+    report = merge_target_reports(reports, [t.name for t in targets]) if len(reports) > 1 else reports[0]
+    record_vocabulary(report, extended, [r["tokens"] for r in reports])
     if query is not None:
         record_query_weights(report, config.query_weights or "combine", query)
     report["summary"]["timings"] = timings
-    result = InitResult(model, tokenizer, overlap, new_rows, report, query_weights=query)
+    result = InitResult(
+        model,
+        tokenizer,
+        first.overlap,
+        first.new_rows,
+        report,
+        query_weights=query,
+        targets=[TargetRows(t.name, t.tokenizer, t.overlap, t.new_rows) for t in targets],
+    )
     if output_dir is not None:
         with stage("save", timings), atomic_output_dir(output_dir, overwrite, checked=True) as tmp:
             save_sparse_encoder(

@@ -133,12 +133,64 @@ def build_report(
     }
 
 
-def record_vocabulary(report: dict[str, Any], extended: ExtendedVocab | None) -> None:
+def merge_target_reports(reports: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    """One report for several target tokenizers (``--extend`` with ``-t`` given several times).
+
+    The settings and versions are the first report's, with each target's resolved name; the
+    summary's counts are totals over the targets, its support sizes those of all new rows
+    together, and ``summary["targets"]`` keeps each target's own figures. The token records stay
+    per target until :func:`record_vocabulary` re-keys them by the extended ids.
+    """
+    first = reports[0]
+    merged = {key: value for key, value in first.items() if key != "tokens"}
+    merged["settings"] = {
+        **first["settings"],
+        "target_tokenizer_resolved": [r["settings"]["target_tokenizer_resolved"] for r in reports],
+    }
+    summaries = [r["summary"] for r in reports]
+    summary = dict(summaries[0])
+    for key in ("target_vocab_size", "copied", "new"):
+        summary[key] = sum(s[key] for s in summaries)
+    kinds: dict[str, int] = {}
+    for s in summaries:
+        for kind, count in s["copied_by_kind"].items():
+            kinds[kind] = kinds.get(kind, 0) + count
+    summary["copied_by_kind"] = kinds
+    sizes = [
+        record["support"]
+        for r in reports
+        for record in r["tokens"].values()
+        if record.get("kind") == "new" and "support" in record
+    ]
+    if sizes:
+        ordered = sorted(sizes)
+        summary["support_size"] = {
+            "mean": round(sum(sizes) / len(sizes), 3),
+            "median": float(ordered[(len(ordered) - 1) // 2]),
+            "max": max(sizes),
+            "min": min(sizes),
+        }
+    summary["targets"] = [
+        {"target": name, **{k: s[k] for k in ("target_vocab_size", "copied", "new", "support_size")}}
+        for name, s in zip(names, summaries, strict=True)
+    ]
+    merged["summary"] = summary
+    return merged
+
+
+def record_vocabulary(
+    report: dict[str, Any],
+    extended: ExtendedVocab | None,
+    records: list[dict[str, dict[str, Any]]] | None = None,
+) -> None:
     """Record the vocabulary mode; under ``--extend``, re-key the token records by the extended ids.
 
     An extended model keeps the source's ids for its own tokens (they have no record: their rows
     are the source's) and gives appended target token ``k`` id ``source_size + k``; its record is
     the one replace mode writes, with the appended piece and the target id it came from.
+    ``records`` holds each target's replace-mode records (default: the report's own, one target);
+    with several targets a record also names the ``target`` that brought the piece and, when later
+    targets hold it too, those (``shared_with``).
     """
     summary = report["summary"]
     if extended is None:
@@ -146,12 +198,18 @@ def record_vocabulary(report: dict[str, Any], extended: ExtendedVocab | None) ->
         return
     summary["vocabulary"] = "extend"
     summary["extend"] = extended.summary()
-    records = report.get("tokens", {})
+    per_target = records if records is not None else [report.get("tokens", {})]
+    several = len(per_target) > 1
     tokens: dict[str, dict[str, Any]] = {}
     for offset, (target_id, piece) in enumerate(zip(extended.target_ids, extended.pieces, strict=True)):
-        record = dict(records.get(str(target_id), {"kind": "new"}))
+        origin = extended.origins[offset]
+        record = dict(per_target[origin].get(str(target_id), {"kind": "new"}))
         record["target_id"] = target_id
         record["token"] = piece
+        if several:
+            record["target"] = extended.target_of(offset)
+            if offset in extended.shared:
+                record["shared_with"] = [extended.targets[i] for i in extended.shared[offset]]
         tokens[str(extended.source_size + offset)] = record
     report["tokens"] = tokens
 

@@ -1,4 +1,5 @@
-"""Fine-tuning of SPLADE models after initialisation: InfoNCE + FLOPs on query-positive pairs.
+"""Fine-tuning of SPLADE models after initialisation: InfoNCE + FLOPs on query-positive pairs, and
+alignment to the English source on parallel text (:func:`align`, :mod:`sembridge.training.align`).
 
 Built on sentence-transformers' SparseEncoderTrainer, so one GPU, several GPUs (``torchrun``),
 bf16, gradient accumulation and checkpoints work as in any Hugging Face training::
@@ -20,8 +21,9 @@ from sembridge.lazy import lazy_exports
 if TYPE_CHECKING:
     from sembridge.encoding.sparsity import SideStats, SparsityStats
     from sembridge.loading import load_sparse_encoder
+    from sembridge.training.align import align
     from sembridge.training.checkpoints import default_checkpoint_dir, list_checkpoints
-    from sembridge.training.config import FinetuneConfig, FinetuneResult
+    from sembridge.training.config import AlignOptions, FinetuneConfig, FinetuneResult
     from sembridge.training.losses import build_loss, build_regularizer_warmup
     from sembridge.training.stats import measure_sparsity
     from sembridge.training.trainer import REPORT_NAME, TRAINING_ARGS_NAME, finetune
@@ -34,6 +36,8 @@ _LAZY = {
     "load_sparse_encoder": "sembridge.loading",
     "default_checkpoint_dir": "sembridge.training.checkpoints",
     "list_checkpoints": "sembridge.training.checkpoints",
+    "AlignOptions": "sembridge.training.config",
+    "align": "sembridge.training.align",
     "FinetuneConfig": "sembridge.training.config",
     "FinetuneResult": "sembridge.training.config",
     "build_loss": "sembridge.training.losses",
@@ -47,10 +51,12 @@ _LAZY = {
 __all__ = [
     "REPORT_NAME",
     "TRAINING_ARGS_NAME",
+    "AlignOptions",
     "FinetuneConfig",
     "FinetuneResult",
     "SideStats",
     "SparsityStats",
+    "align",
     "build_loss",
     "build_regularizer_warmup",
     "default_checkpoint_dir",

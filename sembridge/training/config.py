@@ -382,3 +382,56 @@ class FinetuneResult:
     written: bool = False
     resume: dict[str, Any] | None = None
     """When resumed: the checkpoint, the settings that differed from its, the values in effect."""
+
+
+ALIGN = "Alignment"
+ALIGN_LOSSES = ("mse", "kl")
+
+
+@dataclass
+class AlignOptions:
+    """What ``sembridge align`` adds to the fine-tuning settings (:mod:`sembridge.training.align`)."""
+
+    teacher: str | None = field(
+        default=None,
+        metadata=flag(
+            "--teacher",
+            "English sparse encoder whose vectors the model learns (short name, hub id or folder; "
+            "default: the source the model was initialised from, read from its sembridge_init.json).",
+            ALIGN,
+            show_default=False,
+        ),
+    )
+    kind: str = field(
+        default="mse",
+        metadata=flag(
+            "--align-loss", "mse (squared error on the vectors) or kl (on the L1-normalised vectors).", ALIGN
+        ),
+    )
+    english_weight: float = field(
+        default=1.0,
+        metadata=flag(
+            "--english-weight",
+            "Weight of the English side's own term: keeps the model's English vectors at the "
+            "teacher's (0: the target side only).",
+            ALIGN,
+            minimum=0,
+        ),
+    )
+    english_column: str = field(
+        default="english", metadata=flag("--english-column", "Field of the English text.", ALIGN)
+    )
+    target_column: str = field(
+        default="target", metadata=flag("--target-column", "Field of its translation.", ALIGN)
+    )
+
+    def __post_init__(self) -> None:
+        if self.kind not in ALIGN_LOSSES:
+            raise UsageError(f"--align-loss must be one of {', '.join(ALIGN_LOSSES)}, got {self.kind!r}")
+        if not (isinstance(self.english_weight, (int, float)) and 0 <= self.english_weight < float("inf")):
+            raise UsageError(f"--english-weight must be a finite number >= 0, got {self.english_weight!r}")
+        if self.english_column == self.target_column:
+            raise UsageError(
+                f"--english-column and --target-column are both '{self.english_column}'",
+                hint="name the two fields of each parallel record",
+            )

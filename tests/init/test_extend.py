@@ -155,3 +155,149 @@ def test_cli_extend(tmp_path, splade_tiny, ru_tokenizer, capsys):
     vocab = tokenizer.get_vocab()
     assert all(vocab[token] == i for token, i in source.get_vocab().items())
     assert len(vocab) > len(source.get_vocab())
+
+
+# Several target tokenizers in one model (--extend -t ru -t ar).
+
+MIXED = ["погода в москве сегодня", "الطقس في القاهرة اليوم"]
+
+
+def test_merge_appends_each_piece_once_and_names_its_target(splade_tiny):
+    from transformers import AutoTokenizer
+
+    source = AutoTokenizer.from_pretrained(splade_tiny)
+    first = wordpiece_tokenizer(["блок", "##нот", "дом"])
+    second = wordpiece_tokenizer(["хата", "дом", "##нот", "Хата", "##qzx"])  # "Хата": "хата" uncased
+    extended = merge_tokenizers(source, [first, second], names=["ru", "uk"])
+    assert extended.pieces == ["блок", "##нот", "дом", "хата"]
+    assert extended.origins == [0, 0, 0, 1]
+    assert [extended.target_of(k) for k in range(4)] == ["ru", "ru", "ru", "uk"]
+    assert extended.shared == {1: [1], 2: [1]}  # "##нот" and "дом": one id each, the first target's
+    assert extended.target_ids == [5, 6, 7, 5]
+    summary = extended.summary()["targets"]
+    assert [t["added"] for t in summary] == [3, 1]
+    assert summary[1]["shared_with_earlier"] == 2 and summary[1]["dropped"]["duplicate"] == 1
+    assert summary[1]["dropped"]["ascii only"] == 1
+    vocab = extended.tokenizer.get_vocab()
+    assert all(vocab[token] == i for token, i in source.get_vocab().items())
+    assert [vocab[p] for p in extended.pieces] == list(range(30522, 30526))
+    for line in ENGLISH:
+        assert extended.tokenizer(line)["input_ids"] == source(line)["input_ids"]
+
+
+def test_extend_vector_takes_each_row_from_its_target():
+    from sembridge.init.extend import ExtendedVocab, extend_vector
+
+    extended = ExtendedVocab(None, 2, target_ids=[1, 0, 2], pieces=["a", "b", "c"], origins=[0, 1, 0])
+    source = torch.tensor([[0.0], [1.0]])
+    first, second = torch.tensor([[10.0], [11.0], [12.0]]), torch.tensor([[20.0], [21.0]])
+    out = extend_vector(source, [first, second], extended)
+    assert out.flatten().tolist() == [0.0, 1.0, 11.0, 20.0, 12.0]
+    with pytest.raises(ValueError, match="draws on 2 targets, got 1"):
+        extend_vector(source, [first], extended)
+
+
+@pytest.fixture(scope="module")
+def multi(tmp_path_factory, splade_tiny, ru_tokenizer, e5_bridge, offline_cache):
+    from offline_assets import wordpiece_tokenizer_path
+
+    ar_tokenizer = wordpiece_tokenizer_path("ar", vocab_size=8000, cache_dir=offline_cache)
+    out = tmp_path_factory.mktemp("extend-multi") / "ru-ar-en-splade"
+    config = InitConfig(
+        source=str(splade_tiny),
+        target_tokenizer=[str(ru_tokenizer), str(ar_tokenizer)],
+        bridge=str(e5_bridge),
+        extend=True,
+        device="cpu",
+        cache_dir=str(offline_cache),
+        show_progress=False,
+    )
+    return out, initialize(config, output_dir=out)
+
+
+@pytest.mark.e2e
+def test_several_targets_keep_english_and_take_sembridge_rows_of_their_own_target(multi, splade_tiny):
+    from sentence_transformers import SparseEncoder
+    from transformers import AutoModelForMaskedLM
+
+    out, result = multi
+    assert [t.name for t in result.targets] == result.report["settings"]["target_tokenizer"]
+    source = SparseEncoder(str(splade_tiny), device="cpu")
+    model = SparseEncoder(str(out), device="cpu")
+    assert model.tokenizer(ENGLISH)["input_ids"] == source.tokenizer(ENGLISH)["input_ids"]
+    size = 30522
+    before = source.encode(ENGLISH, convert_to_tensor=True).to_dense()
+    after = model.encode(ENGLISH, convert_to_tensor=True).to_dense()
+    assert torch.equal(after[:, :size], before)
+
+    emb = AutoModelForMaskedLM.from_pretrained(out).get_input_embeddings().weight
+    records = result.report["tokens"]
+    names = [t.name for t in result.targets]
+    by_target = {name: 0 for name in names}
+    for extended_id, record in records.items():
+        target = result.targets[names.index(record["target"])]
+        by_target[record["target"]] += 1
+        rows = {target_id: row for row, target_id in enumerate(target.overlap.new_ids)}
+        if record["kind"] == "new":  # SemBridge's row for that target, as replace mode builds it
+            assert torch.equal(emb[int(extended_id)], target.new_rows.embeddings[rows[record["target_id"]]])
+            assert record["sources"] and record["support"] >= 1
+    assert all(count > 5000 for count in by_target.values())  # both languages brought their pieces
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "(2 languages, in one extended vocabulary)" in card and "wordpiece-ar-8000" in card
+    assert result.report["summary"]["new"] == sum(t.overlap.num_new for t in result.targets)
+    ids = [model.tokenizer(line, add_special_tokens=False)["input_ids"] for line in MIXED]
+    for line_ids, name in zip(ids, names, strict=True):  # Russian text reads Russian pieces, and so on
+        brought = {records[str(i)]["target"] for i in line_ids if i >= size}
+        assert brought == {name}
+
+
+@pytest.mark.e2e
+def test_inspect_token_says_which_target_brought_a_piece(multi, capsys):
+    from sembridge.cli.app import main
+
+    out, result = multi
+    try:
+        main(["inspect-token", "--model", str(out), "القاهرة"])
+    except SystemExit as exit_info:
+        assert exit_info.code in (0, None), capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert f"brought by {result.targets[1].name}" in printed.replace("\n", "")
+    assert result.targets[0].name not in printed.replace("\n", "")
+
+
+def test_several_targets_need_extend_and_a_numeric_alpha(splade_tiny, ru_tokenizer, tmp_path):
+    from sembridge.errors import UsageError
+
+    targets = [str(ru_tokenizer), str(tmp_path)]
+    with pytest.raises(UsageError, match="need --extend"):
+        InitConfig(str(splade_tiny), targets)
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text('{"query": "q", "positive": "p"}\n', encoding="utf-8")
+    with pytest.raises(UsageError, match="--alpha auto chooses on one language"):
+        InitConfig(str(splade_tiny), targets, extend=True, alpha="auto", dev_data=str(dev))
+    with pytest.raises(UsageError, match="given twice"):
+        InitConfig(str(splade_tiny), [str(ru_tokenizer)] * 2, extend=True)
+    assert InitConfig(str(splade_tiny), [str(ru_tokenizer)]).target_tokenizer == str(ru_tokenizer)
+
+
+@pytest.mark.e2e
+def test_cli_takes_target_tokenizer_once_per_language(tmp_path, splade_tiny, ru_tokenizer, offline_cache):
+    from transformers import AutoTokenizer
+
+    from offline_assets import wordpiece_tokenizer_path
+    from sembridge.cli.app import main
+
+    ar_tokenizer = wordpiece_tokenizer_path("ar", vocab_size=8000, cache_dir=offline_cache)
+    out = tmp_path / "cli-multi"
+    argv = ["init", "-s", str(splade_tiny), "-t", str(ru_tokenizer), "-t", str(ar_tokenizer)]
+    with pytest.raises(SystemExit) as refused:  # several targets without --extend: a usage error
+        main([*argv, "--method", "mean", "-o", str(out), "--quiet"])
+    assert refused.value.code == 2 and not out.exists()
+    try:
+        main([*argv, "--method", "mean", "--extend", "-o", str(out), "--quiet"])
+    except SystemExit as exit_info:
+        assert exit_info.code in (0, None)
+    report = json.loads((out / REPORT_FILE).read_text(encoding="utf-8"))
+    assert report["settings"]["target_tokenizer"] == [str(ru_tokenizer), str(ar_tokenizer)]
+    added = [t["added"] for t in report["summary"]["extend"]["targets"]]
+    assert len(AutoTokenizer.from_pretrained(out)) == 30522 + sum(added)

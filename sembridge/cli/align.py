@@ -1,0 +1,98 @@
+"""``sembridge align``: pull an adapted model towards its English source on parallel text.
+
+The training flags are :class:`~sembridge.training.FinetuneConfig`'s (those of ``finetune``, less
+the ones for its own losses and teachers); the alignment's own are declared on
+:class:`~sembridge.training.align.AlignOptions`. One call to :func:`~sembridge.training.align.align`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Annotated, Any
+
+import typer
+
+from sembridge.cli.finetune import run_and_report
+from sembridge.cli.options import (
+    JsonOutput,
+    ModelDir,
+    OutputDir,
+    flag_parameters,
+    settings_of,
+    with_parameters,
+)
+from sembridge.training.config import ALIGN, AlignOptions, FinetuneConfig
+
+# FinetuneConfig's fields that only finetune's own losses read.
+NOT_USED = frozenset(
+    {
+        "loss",
+        "teacher",
+        "teacher_temperature",
+        "student_temperature",
+        "margin_scale",
+        "temperature",
+        "cached",
+        "mini_batch_size",
+        "paragraph_groups",
+    }
+)
+
+
+def align(
+    model: ModelDir,
+    parallel: Annotated[
+        str,
+        typer.Option(
+            "--parallel",
+            "-p",
+            help="Parallel text: a JSONL/JSON/CSV/TSV/Parquet file or folder of records with an English "
+            "string and its translation (fields --english-column, --target-column).",
+            rich_help_panel=ALIGN,
+        ),
+    ],
+    output: OutputDir,
+    eval_data: Annotated[
+        str | None,
+        typer.Option("--eval-data", help="Evaluation pairs, as finetune --eval-data reads them."),
+    ] = None,
+    json_output: JsonOutput = False,
+    **settings: Any,
+) -> None:
+    """Align a model to its English source on parallel text (MILCO's sparse alignment).
+
+    The frozen English teacher (by default the source of sembridge_init.json) encodes the English
+    side once (cached); the model learns to give each translation the teacher's vector of its
+    English string, on the columns the two vocabularies share, with the FLOPs terms. The English
+    side keeps its own term (--english-weight), so an --extend model keeps its English.
+
+    [b]Example[/]: sembridge align -m ru-en-splade -p parallel.jsonl -o ru-en-aligned --epochs 1
+    """
+    from sembridge.log import quiet_libraries
+
+    values = settings_of(FinetuneConfig, settings)
+    if json_output:
+        values["show_progress"] = False
+    if not values.get("show_progress", True):
+        quiet_libraries()
+    from sembridge.training.align import align as run_align
+
+    config = FinetuneConfig(**values)
+    options = AlignOptions(**settings_of(AlignOptions, settings))
+    run_and_report(
+        lambda: run_align(model, parallel, output, config, options, eval_data=eval_data),
+        output,
+        config,
+        json_output,
+    )
+
+
+align.__signature__ = with_parameters(  # type: ignore[attr-defined]
+    inspect.signature(align, eval_str=True),
+    "eval_data",
+    [*flag_parameters(AlignOptions), *flag_parameters(FinetuneConfig, exclude=NOT_USED)],
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("align")(align)
