@@ -157,14 +157,11 @@ def teacher_vectors(
     show_progress: bool = True,
 ) -> TeacherVectors:
     """The teacher's vectors of ``texts``, encoded once and cached by a SHA-256 of the texts and ``name``."""
-    from sembridge.cache import default_cache_dir
+    from sembridge.cache import default_cache_dir, hash_texts
     from sembridge.io import atomic_file
 
     digest = hashlib.sha256(json.dumps([FORMAT, name, teacher.get_max_seq_length()]).encode())
-    for text in texts:
-        encoded = text.encode("utf-8")
-        digest.update(len(encoded).to_bytes(8, "little"))
-        digest.update(encoded)
+    hash_texts(digest, texts)
     cached = Path(cache_dir or default_cache_dir()) / "align" / f"{digest.hexdigest()[:32]}.pt"
     if cached.is_file():
         saved = torch.load(cached, weights_only=True)

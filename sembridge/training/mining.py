@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from sembridge.cache import default_cache_dir
+from sembridge.cache import default_cache_dir, hash_texts
 from sembridge.data.pairs import paragraph_keys
 from sembridge.errors import SembridgeError, UsageError
 from sembridge.io import atomic_file, check_output_file
@@ -333,8 +333,5 @@ def _cache_key(
     digest = hashlib.sha256(json.dumps([FORMAT, asdict(settings), sorted(names.items())]).encode())
     for texts in (queries, positives, documents):
         digest.update(len(texts).to_bytes(8, "little"))
-        for text in texts:
-            encoded = text.encode("utf-8")
-            digest.update(len(encoded).to_bytes(8, "little"))
-            digest.update(encoded)
+        hash_texts(digest, texts)
     return digest.hexdigest()[:32]

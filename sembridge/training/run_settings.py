@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sembridge.cache import hash_texts
 from sembridge.errors import SembridgeError
 from sembridge.flags import flag_name
 from sembridge.io import write_json
@@ -46,10 +47,7 @@ def data_fingerprint(dataset: Dataset) -> dict[str, Any]:
         batch = table[start : start + HASH_BATCH]
         for name in columns:
             digest.update(name.encode("utf-8"))
-            for text in batch.column(name).to_pylist():
-                encoded = str(text).encode("utf-8")
-                digest.update(len(encoded).to_bytes(8, "little"))
-                digest.update(encoded)
+            hash_texts(digest, map(str, batch.column(name).to_pylist()))
     return {"pairs": len(dataset), "columns": columns, "sha256": digest.hexdigest()}
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from sembridge.cache import default_cache_dir
+from sembridge.cache import default_cache_dir, hash_texts
 from sembridge.data.pairs import SCORES_COLUMN, numbered_negatives
 from sembridge.errors import SembridgeError, UsageError
 from sembridge.io import atomic_file
@@ -206,9 +206,5 @@ def _cache_key(
     queries: list[str], rows: list[list[str]], bm25: bool, model: str | None, tokenizer: str
 ) -> str:
     digest = hashlib.sha256(json.dumps([FORMAT, bm25, model, tokenizer, BM25_WEIGHT]).encode())
-    for query, texts in zip(queries, rows, strict=True):
-        for text in (query, *texts):
-            encoded = text.encode("utf-8")
-            digest.update(len(encoded).to_bytes(8, "little"))
-            digest.update(encoded)
+    hash_texts(digest, (text for query, texts in zip(queries, rows, strict=True) for text in (query, *texts)))
     return digest.hexdigest()[:32]
