@@ -31,6 +31,7 @@ SCRIPTS = {
     "onnx": "bench_onnx.py",
     "bridge-backends": "bench_bridge_backends.py",  # torch / ONNX / OpenVINO bridge (CPU)
     "large-vocab": "bench_large_vocab.py",  # bounded MLM logits, 8k-250k vocabularies (CPU)
+    "export-stream": "bench_export_stream.py",  # a streamed export's memory, 100k-2M documents (CPU)
 }
 
 

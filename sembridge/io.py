@@ -6,6 +6,9 @@ This module owns every atomic write of the package:
   replaces the destination only when everything is written;
 - :func:`atomic_file`: one file (a report, a plot, a cache entry) written to a temporary name
   beside its destination and moved into place with ``os.replace``;
+- :func:`resumable_output_dir`: a long run (a corpus export) writes into ``OUT.partial``, which is
+  kept when the run fails or is killed, so that a later run can continue it, and is moved onto
+  ``OUT`` when everything is written;
 
 so a failure never leaves a half-written output behind. :func:`check_output_dir`,
 :func:`check_output_file` and :func:`check_output_location` refuse, before any heavy work, an
@@ -403,6 +406,99 @@ def _replace_dir(tmp: Path, path: Path, attempts: int = 5) -> None:
         f"could not move the result into '{path}': other runs keep replacing it",
         hint="run one command per output folder at a time",
     )
+
+
+PARTIAL_SUFFIX = ".partial"
+_LOCK = ".lock"
+
+
+def partial_dir(path: str | Path) -> Path:
+    """The work folder of a resumable output ``path``: ``PATH.partial`` beside it."""
+    path = Path(path)
+    return path.with_name(path.name + PARTIAL_SUFFIX)
+
+
+class PartialDir:
+    """The work folder :func:`resumable_output_dir` yields: ``path``, whether it ``resumed`` an
+    earlier run's folder, and ``keep``: set it once the folder holds work worth continuing, so that
+    a failure keeps it (else a failed run removes it)."""
+
+    def __init__(self, path: Path, resumed: bool) -> None:
+        self.path, self.resumed, self.keep = path, resumed, resumed
+
+
+def check_resumable_output(
+    path: str | Path, overwrite: bool = False, resume: bool = False, inputs: Inputs | None = None
+) -> Path:
+    """The checks of :func:`resumable_output_dir`, for before any heavy work; returns the work folder.
+
+    An existing output is refused unless ``overwrite`` (:func:`check_output_dir`), and so is an
+    unfinished run's work folder unless ``resume`` or ``overwrite``.
+    """
+    path = Path(path)
+    check_output_dir(path, overwrite, inputs)
+    work = partial_dir(path)
+    check_apart(work, inputs or {})
+    if work.exists() and not (resume and work.is_dir()) and not overwrite:
+        raise OutputExistsError(
+            f"an unfinished run left '{work}'",
+            hint="pass --resume to continue it, or --overwrite to start again",
+        )
+    return work
+
+
+@contextmanager
+def resumable_output_dir(
+    path: str | Path, overwrite: bool = False, resume: bool = False, inputs: Inputs | None = None
+) -> Iterator[PartialDir]:
+    """Yield the work folder ``PATH.partial`` of the output ``path``; on success move it onto ``path``.
+
+    ``resume``: continue the work folder an earlier run left (a fresh one is made when there is
+    none); without it an existing work folder is refused unless ``overwrite`` (which starts
+    again). One run at a time holds a work folder (a lock inside it): a second is refused. When
+    the block fails, the folder is kept if :attr:`PartialDir.keep` is set (the message says how
+    to continue) and removed otherwise. The output itself follows :func:`check_output_dir`: an
+    existing one is refused unless ``overwrite``.
+    """
+    import fcntl
+
+    path = Path(path)
+    work = check_resumable_output(path, overwrite, resume, inputs)
+    resumed = work.is_dir() and resume
+    if work.exists() and not resumed:
+        shutil.rmtree(work) if work.is_dir() else work.unlink()
+    try:
+        work.mkdir(parents=True, exist_ok=resumed)
+    except OSError as err:
+        if _disk_full(err):
+            raise DiskFullError(work) from err
+        raise
+    lock = (work / _LOCK).open("a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        lock.close()
+        raise SembridgeError(
+            f"another run is writing '{work}'", hint="wait for it to end, or choose another --output"
+        ) from err
+    state = PartialDir(work, resumed)
+    try:
+        yield state
+        (work / _LOCK).unlink()
+        normal_permissions(work, tree=True)
+        if overwrite:
+            _replace_dir(work, path)
+        else:
+            _move_dir(work, path)
+    except BaseException as err:
+        full = _disk_full(err) and _written_name(err, work, path)
+        if not state.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        if full:
+            raise DiskFullError(full) from err
+        raise
+    finally:
+        lock.close()
 
 
 @contextmanager

@@ -52,7 +52,25 @@ PruneTopK = Annotated[int | None, typer.Option("--prune-top-k", help="Keep at mo
 DocsPerFile = Annotated[
     int | None,
     typer.Option(
-        "--docs-per-file", min=1, help="Documents per output file (default 500,000; 5,000 for bulk files)."
+        "--docs-per-file",
+        min=1,
+        help="Documents per part file (default 100,000; 5,000 for bulk files): the unit of --resume "
+        "and --shard.",
+    ),
+]
+Shard = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        help="I/N: write only the parts whose number is I modulo N (0 <= I < N), for N jobs or GPUs; "
+        "'sembridge merge-shards' joins their folders.",
+    ),
+]
+Resume = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="Continue the OUT.partial folder a killed or failed run left, after its last whole part.",
     ),
 ]
 Hits = Annotated[
@@ -83,6 +101,8 @@ def export(
     max_length: MaxLength = None,
     docs_per_file: DocsPerFile = None,
     hits: Hits = 1000,
+    shard: Shard = None,
+    resume: Resume = False,
     quantize: Quantize = False,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
@@ -93,6 +113,8 @@ def export(
     Every vector format holds the same numbers: special tokens dropped, documents pruned
     (--prune-mass then --prune-top-k), integer impacts round(w x --scale), zeros left out.
     OUT/export.json records the settings and counts; --queries adds the format's query file.
+    The corpus is read one document at a time and written in parts into OUT.partial, moved onto
+    OUT at the end: --resume continues a killed run, --shard I/N splits the work over N runs.
     The README's export section gives each engine's indexing command.
 
     [b]Examples[/]:
@@ -103,6 +125,8 @@ def export(
       --index ru-index --generator DefaultLuceneDocumentGenerator --threads 8 --impact --pretokenized
 
       sembridge export -m out/ru-sembridge --corpus data/ru/corpus.jsonl --format seismic -o ru-seismic
+
+      sembridge export -m out/ru-sembridge --corpus big.jsonl --shard 0/4 --resume -o big-0
 
       sembridge export -m out/ru-sembridge --format onnx --quantize -o ru-onnx
     """
@@ -132,6 +156,8 @@ def export(
         max_length=max_length,
         docs_per_file=docs_per_file,
         hits=hits,
+        shard=shard,
+        resume=resume,
         overwrite=overwrite,
         show_progress=not (quiet or json_output),
     )
@@ -146,6 +172,11 @@ def export(
     rows = [
         ("format", WRITERS[fmt].label),
         ("files", f"{summary['files']:,}"),
+        *(
+            [("shard", f"{summary['shard']}: parts {_parts(summary['parts'])} of {summary['total_parts']:,}")]
+            if summary.get("shard", "0/1") != "0/1"
+            else []
+        ),
         ("scale", f"{summary['scale']:g}"),
         ("pruning", pruning.label),
         ("mean terms / document", f"{summary['mean_document_terms']:.1f}"),
@@ -161,5 +192,58 @@ def export(
     console.print(f"Index it: {WRITERS[fmt].index_command(output)}", highlight=False, soft_wrap=True)
 
 
+ShardFolders = Annotated[
+    list[Path], typer.Argument(help="The output folders of the shards (--shard 0/N ... N-1/N), in any order.")
+]
+
+
+def merge_shards(
+    shards: ShardFolders,
+    output: OutputDir,
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
+    json_output: JsonOutput = False,
+) -> None:
+    """Join the folders of a sharded export (sembridge export --shard I/N) into one export.
+
+    The result is the same, file for file, as one unsharded export of the corpus. Every part must
+    be in exactly one folder and the shards must share their settings; the shards' folders are
+    left as they are (their part files are hard-linked where possible, else copied).
+
+    [b]Example[/]:
+
+      sembridge merge-shards big-0 big-1 big-2 big-3 -o big
+    """
+    from sembridge.log import quiet_libraries
+
+    if quiet or json_output:
+        quiet_libraries()
+    from sembridge.cli.output import print_json, print_summary_table
+    from sembridge.export import WRITERS
+    from sembridge.export import merge_shards as run_merge
+    from sembridge.log import console
+
+    summary = run_merge(shards, output, overwrite=overwrite)
+    if json_output:
+        print_json(summary)
+        return
+    rows = [
+        ("format", WRITERS[summary["format"]].label),
+        ("shards", f"{len(shards):,}"),
+        ("files", f"{summary['files']:,}"),
+        ("postings", f"{summary['postings']:,}"),
+    ]
+    print_summary_table(f"Merged {summary['documents']:,} documents into {output}", rows)
+    console.print(
+        f"Index it: {WRITERS[summary['format']].index_command(output)}", highlight=False, soft_wrap=True
+    )
+
+
+def _parts(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:6])
+    return shown + (", ..." if len(numbers) > 6 else "") if numbers else "none"
+
+
 def register(app: typer.Typer) -> None:
     app.command("export")(export)
+    app.command("merge-shards")(merge_shards)

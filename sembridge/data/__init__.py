@@ -33,12 +33,14 @@ from sembridge.data.pairs import (
 from sembridge.data.readers import DATA_SUFFIXES, read_file, read_source
 from sembridge.data.retrieval import (
     DATA_FORMATS,
+    CorpusStream,
     RetrievalDataset,
     detect_format,
     load_corpus,
     load_queries,
     load_retrieval_data,
     pairs_dataset,
+    stream_corpus,
     validate_dataset,
 )
 from sembridge.data.trec import read_qrels, read_topics, read_trec_run, run_file_for_setting, write_trec_run
@@ -48,6 +50,7 @@ __all__ = [
     "DATA_FORMATS",
     "DATA_SUFFIXES",
     "LAYOUTS",
+    "CorpusStream",
     "DataOptions",
     "RetrievalDataset",
     "detect_format",
@@ -66,6 +69,7 @@ __all__ = [
     "read_trec_run",
     "run_file_for_setting",
     "save_beir",
+    "stream_corpus",
     "validate_dataset",
     "validate_pairs",
     "write_pairs_jsonl",

@@ -25,12 +25,13 @@ Every loader ends in :func:`validate_dataset`: qrels naming unknown queries or d
 counted and refused (or dropped with ``drop_unknown=True``), and empty corpora are refused;
 documents without text and qrels judging one query and document twice, differently, are warned
 about.
-:func:`load_corpus` and :func:`load_queries` read one side alone (for ``sembridge export``).
+:func:`load_corpus` and :func:`load_queries` read one side alone (for ``sembridge export``);
+:func:`stream_corpus` reads a large corpus one document at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -391,9 +392,9 @@ def validate_dataset(dataset: RetrievalDataset, drop_unknown: bool = False) -> R
 # Corpus and queries files
 
 
-def read_corpus(path: Path) -> dict[str, str]:
-    """Documents keyed by ``_id``/``docid``/``doc_id``/``id``; text: ``title`` + ``text``, or ``contents``."""
-    corpus: dict[str, str] = {}
+def iter_corpus_file(path: Path) -> Iterator[tuple[str, str, str]]:
+    """``(where, document id, text)`` for each record of a corpus file, in file order, one at a
+    time; ids are ``_id``/``docid``/``doc_id``/``id``, text ``title`` + ``text``, or ``contents``."""
     for where, record in read_file(path):
         doc_id = pick_value(record, DOC_ID_NAMES) if isinstance(record, dict) else None
         if doc_id is None:
@@ -401,11 +402,68 @@ def read_corpus(path: Path) -> dict[str, str]:
                 f"{where}: no document id",
                 hint=f"each record needs one of the keys {', '.join(DOC_ID_NAMES)}",
             )
-        doc_id = str(doc_id)
+        yield where, str(doc_id), document_text(record, where)
+
+
+def read_corpus(path: Path) -> dict[str, str]:
+    """Documents keyed by ``_id``/``docid``/``doc_id``/``id``; text: ``title`` + ``text``, or ``contents``."""
+    corpus: dict[str, str] = {}
+    for where, doc_id, text in iter_corpus_file(path):
         if doc_id in corpus:
             raise SembridgeError(f"document id '{doc_id}' appears twice in '{path}' (again at {where})")
-        corpus[doc_id] = document_text(record, where)
+        corpus[doc_id] = text
     return corpus
+
+
+@dataclass(frozen=True)
+class CorpusStream:
+    """The documents of corpus files, read one at a time each time it is iterated: the corpus of
+    an export too large to hold (:func:`stream_corpus`). Iterating yields ``(id, text)`` in file
+    order; :meth:`located` also gives where each record is. Ids are not checked for repeats here
+    (that needs every id at once): :func:`sembridge.export.export_vectors` checks them with 8 bytes
+    a document."""
+
+    files: tuple[Path, ...]
+
+    def located(self) -> Iterator[tuple[str, str, str]]:
+        for file in self.files:
+            yield from iter_corpus_file(file)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        for _, doc_id, text in self.located():
+            yield doc_id, text
+
+    def __str__(self) -> str:
+        return (
+            str(self.files[0])
+            if len(self.files) == 1
+            else f"{self.files[0].parent} ({len(self.files)} files)"
+        )
+
+
+def stream_corpus(source: str | Path) -> CorpusStream | None:
+    """The corpus of ``source`` as a :class:`CorpusStream`, or None when it cannot be streamed.
+
+    A corpus file and the corpus of a BEIR, WebFAQ or MIRACL folder stream; a pairs file or
+    folder does not (its documents are its distinct positives, found by reading every pair):
+    read it with :func:`load_corpus`.
+    """
+    path = Path(source).expanduser()
+    if not path.exists():
+        load_corpus(source)  # raises its error for a missing path
+    if path.is_dir():
+        fmt = detect_format(path)
+        if fmt == "beir":
+            return CorpusStream((_require(path, "corpus.jsonl", "BEIR corpus"),))
+        if fmt == "webfaq":
+            return CorpusStream((_require(path, "documents.jsonl", "WebFAQ documents"),))
+        if fmt == "miracl":
+            files = _miracl_files(path)
+            return CorpusStream(tuple(files)) if files else None
+        return None
+    if is_data_file(path) and not _holds_pairs(path):
+        return CorpusStream((path,))
+    return None
 
 
 def read_queries(path: Path) -> dict[str, str]:
@@ -509,11 +567,15 @@ def _has_query_columns(record: dict[str, Any] | None) -> bool:
     return pick_column(QUERY_ID_NAMES, keys) is not None and pick_column(QUERY_TEXT_NAMES, keys) is not None
 
 
-def _miracl_corpus(folder: Path, required: bool = True) -> dict[str, str]:
-    files = sorted(
+def _miracl_files(folder: Path) -> list[Path]:
+    return sorted(
         {*folder.rglob("docs-*.jsonl"), *folder.rglob("docs-*.jsonl.gz")}
         | {*(folder / "corpus").glob("*.jsonl"), *(folder / "corpus").glob("*.jsonl.gz")}
     )
+
+
+def _miracl_corpus(folder: Path, required: bool = True) -> dict[str, str]:
+    files = _miracl_files(folder)
     if not files and required:
         raise SembridgeError(
             f"no MIRACL corpus files in '{folder}'",

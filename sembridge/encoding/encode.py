@@ -10,7 +10,7 @@ pool.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -209,6 +209,21 @@ def iter_encoded(
         convert_to_tensor=True, convert_to_sparse_tensor=True, save_to_cpu=True,
     ):  # fmt: skip
         yield to_csr(embeddings)
+
+
+def stacked_blocks(chunks: Iterable[sp.csr_matrix], rows: int) -> Iterator[sp.csr_matrix]:
+    """Consecutive CSR chunks stacked into blocks of at least ``rows`` rows (the last may be
+    smaller): a corpus searched block by block without holding all its vectors."""
+    held: list[sp.csr_matrix] = []
+    count = 0
+    for chunk in chunks:
+        held.append(chunk)
+        count += chunk.shape[0]
+        if count >= rows:
+            yield sp.vstack(held, format="csr") if len(held) > 1 else held[0]
+            held, count = [], 0
+    if held:
+        yield sp.vstack(held, format="csr") if len(held) > 1 else held[0]
 
 
 def encode_texts(

@@ -131,6 +131,60 @@ def side_stats(matrix: sp.spmatrix) -> SideStats:
     )
 
 
+class SideAccumulator:
+    """:func:`side_stats` and :func:`term_presence` of many matrices' rows taken together, added
+    one matrix (a chunk of a corpus) at a time: the same figures as for the rows stacked, without
+    holding them."""
+
+    def __init__(self, columns: int) -> None:
+        self.columns = columns
+        self.rows = 0
+        self.nonzero = 0
+        self.max_terms = 0
+        self.l1 = 0.0
+        self.presence = np.zeros(columns, dtype=np.int64)
+        self.column_sum = np.zeros(columns, dtype=np.float64)
+
+    def add(self, matrix: sp.spmatrix) -> None:
+        matrix = _nonzero(matrix)
+        if matrix.shape[1] != self.columns:
+            raise SembridgeError(f"a chunk has {matrix.shape[1]:,} dimensions, not {self.columns:,}")
+        if matrix.shape[0] == 0:
+            return
+        weights = np.abs(matrix.data).astype(np.float64)
+        self.rows += matrix.shape[0]
+        self.nonzero += matrix.nnz
+        self.max_terms = max(self.max_terms, int(np.diff(matrix.indptr).max()))
+        self.l1 += float(weights.sum())
+        self.presence += np.bincount(matrix.indices, minlength=self.columns)
+        self.column_sum += np.bincount(matrix.indices, weights=weights, minlength=self.columns)
+
+    def side_stats(self) -> SideStats:
+        if self.rows == 0:
+            return SideStats(0, 0.0, 0, 0.0, 0.0)
+        column_mean = self.column_sum / self.rows
+        return SideStats(
+            texts=self.rows,
+            active_terms_mean=float(self.nonzero / self.rows),
+            active_terms_max=self.max_terms,
+            flops_regularizer=float((column_mean**2).sum()),
+            l1_mean=self.l1 / self.rows,
+        )
+
+    def term_presence(self) -> np.ndarray:
+        return self.presence / self.rows if self.rows else np.zeros(self.columns, dtype=np.float64)
+
+    def sparsity_stats(self, queries: sp.spmatrix) -> SparsityStats:
+        """The :func:`sparsity_stats` of ``queries`` against the rows added (the documents)."""
+        if queries.shape[1] != self.columns:
+            raise SembridgeError(
+                f"queries have {queries.shape[1]:,} dimensions but documents have {self.columns:,}"
+            )
+        return SparsityStats(
+            side_stats(queries), self.side_stats(), float(term_presence(queries) @ self.term_presence())
+        )
+
+
 def sparsity_stats(queries: sp.spmatrix, documents: sp.spmatrix) -> SparsityStats:
     """Both sides' :class:`SideStats` and the FLOPs of scoring ``queries`` against ``documents``."""
     return SparsityStats(side_stats(queries), side_stats(documents), flops(queries, documents))

@@ -41,19 +41,21 @@ from sembridge.encoding.encode import (
     check_length_before_loading,
     encode_texts,
     encoding_pool,
+    iter_encoded,
     length_limits,
     load_encoder,
     resolve_devices,
+    stacked_blocks,
 )
 from sembridge.encoding.pruning import Pruning, pruning_sweep
-from sembridge.encoding.sparsity import sparsity_stats
+from sembridge.encoding.sparsity import SideAccumulator
 from sembridge.encoding.terms import drop_special_tokens, special_token_ids
 from sembridge.errors import SembridgeError, UsageError
 from sembridge.evaluation.bm25 import BM25Index, BM25Params, tokenize
 from sembridge.evaluation.dense import cosine_search, dense_prompts, encode_dense
 from sembridge.evaluation.metrics import DEFAULT_METRICS, compute_metrics, parse_metrics
 from sembridge.evaluation.report import plot_path_for, write_plot, write_report_json
-from sembridge.evaluation.retrieval import InvertedIndex, SearchResult
+from sembridge.evaluation.retrieval import DEFAULT_DOC_BLOCK, SearchResult, StreamingSearch
 from sembridge.io import check_output_file
 from sembridge.loading import check_model_source, load_bridge, load_failure, load_tokenizer, locate
 from sembridge.log import logger
@@ -348,32 +350,47 @@ def evaluate_sparse(
             encoder, query_texts, "query", batch_size, pool, show_progress, f"{label}: queries"
         )
         timings["encode_queries_s"] = round(time.perf_counter() - start, 3)
+        # The corpus is encoded and searched block by block, never held whole: each pruning
+        # setting keeps its running top-k (exact) and its sparsity figures.
         start = time.perf_counter()
-        documents = encode_texts(
-            encoder, doc_texts, "document", batch_size, pool, show_progress, f"{label}: documents"
-        )
-        timings["encode_documents_s"] = round(time.perf_counter() - start, 3)
-    # Special tokens ([CLS], [SEP], <s>...) are not terms: never scored nor counted, as in `export`.
-    special = special_token_ids(encoder.tokenizer, documents.shape[1])
-    queries, documents = drop_special_tokens(queries, special), drop_special_tokens(documents, special)
+        searches: list[StreamingSearch] = []
+        sides: list[SideAccumulator] = []
+        retrieval_s = [0.0] * len(settings)
+        chunks = iter_encoded(
+            encoder, doc_texts, "document", batch_size, pool, show_progress=show_progress,
+            description=f"{label}: documents",
+        )  # fmt: skip
+        for block in stacked_blocks(chunks, DEFAULT_DOC_BLOCK):
+            if not searches:
+                # Special tokens ([CLS], [SEP], <s>...) are not terms: never scored nor counted,
+                # as in `export`.
+                special = special_token_ids(encoder.tokenizer, block.shape[1])
+                queries = drop_special_tokens(queries, special)
+                searches = [StreamingSearch(queries, top_k) for _ in settings]
+                sides = [SideAccumulator(block.shape[1]) for _ in settings]
+            block = drop_special_tokens(block, special)
+            for i, setting in enumerate(settings):
+                pruned = setting.apply(block) if setting.active else block
+                started = time.perf_counter()
+                searches[i].add(pruned)
+                retrieval_s[i] += time.perf_counter() - started
+                sides[i].add(pruned)
+        timings["encode_documents_s"] = round(time.perf_counter() - start - sum(retrieval_s), 3)
 
     entry: dict[str, Any] = {
         "name": label,
         "kind": "sparse",
         "model": str(model) if isinstance(model, (str, Path)) else type(model).__name__,
-        "vocab_size": int(documents.shape[1]),
+        "vocab_size": int(queries.shape[1]),
         "max_length": encoder.max_seq_length,
         "timings": timings,
         "results": [],
     }
     model_runs: list[tuple[Pruning, Any]] = []
-    for setting in settings:
-        pruned = setting.apply(documents) if setting.active else documents
-        start = time.perf_counter()
-        result = InvertedIndex(pruned).search(queries, top_k)
-        retrieval_s = round(time.perf_counter() - start, 3)
-        stats = sparsity_stats(queries, pruned).summary()
-        entry["results"].append(_result_row(setting, result, stats, retrieval_s, context))
+    for setting, search, side, seconds in zip(settings, searches, sides, retrieval_s, strict=True):
+        result = search.result()
+        stats = side.sparsity_stats(queries).summary()
+        entry["results"].append(_result_row(setting, result, stats, round(seconds, 3), context))
         model_runs.append((setting, result))
     del encoder
     return entry, model_runs

@@ -96,6 +96,48 @@ class InvertedIndex:
         return SearchResult(indices=indices, scores=scores)
 
 
+class StreamingSearch:
+    """Exact top-k of fixed queries over documents that arrive in blocks (a corpus encoded chunk
+    by chunk and never held whole): each block is indexed and searched on its own, and the
+    running top-k of every query is merged with the block's, so the result equals one
+    :class:`InvertedIndex` over all blocks stacked (the same order: score, then document row)."""
+
+    def __init__(self, queries: sp.spmatrix, top_k: int, query_chunk: int = DEFAULT_QUERY_CHUNK) -> None:
+        if top_k < 1:
+            raise SembridgeError(f"top_k must be a positive integer, got {top_k}.")
+        self.queries = sp.csr_matrix(queries, dtype=np.float32)
+        self.top_k, self.query_chunk = top_k, query_chunk
+        self.n_docs = 0
+        self._rows = np.empty(0, dtype=np.int64)
+        self._docs = np.empty(0, dtype=np.int64)
+        self._scores = np.empty(0, dtype=np.float32)
+
+    def add(self, documents: sp.spmatrix) -> None:
+        """Search the next block of documents (their rows follow the blocks added before)."""
+        if documents.shape[0] == 0:
+            return
+        found = InvertedIndex(documents, doc_block=max(1, documents.shape[0])).search(
+            self.queries, self.top_k, self.query_chunk
+        )
+        rows, ranks = np.nonzero(found.indices >= 0)
+        self._rows, self._docs, self._scores = _merge_top_k(
+            np.concatenate([self._rows, rows.astype(np.int64)]),
+            np.concatenate([self._docs, found.indices[rows, ranks] + self.n_docs]),
+            np.concatenate([self._scores, found.scores[rows, ranks]]),
+            self.top_k,
+        )
+        self.n_docs += documents.shape[0]
+
+    def result(self) -> SearchResult:
+        n_queries = self.queries.shape[0]
+        indices = np.full((n_queries, self.top_k), -1, dtype=np.int64)
+        scores = np.zeros((n_queries, self.top_k), dtype=np.float32)
+        rank = _rank_within_rows(self._rows)
+        indices[self._rows, rank] = self._docs
+        scores[self._rows, rank] = self._scores
+        return SearchResult(indices=indices, scores=scores)
+
+
 def exact_search(
     queries: sp.spmatrix,
     documents: sp.spmatrix,

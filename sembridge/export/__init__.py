@@ -25,6 +25,14 @@ From Python::
     export_vectors("out/ru-sembridge", {"d1": "текст"}, "ru-vectors", format="seismic")
     export_onnx("out/ru-sembridge", "ru-onnx")
     export("out/ru-sembridge", "ru-os", format="opensearch", corpus="docs.jsonl")  # as the CLI does
+
+A corpus path is read one document at a time, and the documents are written in parts
+(:mod:`~sembridge.export.parts`): ``resume=True`` continues a killed run, ``shard="I/N"`` writes
+one of N shards, and :func:`merge_shards` joins the shards' folders::
+
+    for i in range(4):  # four jobs, four GPUs
+        export("out/ru-sembridge", f"big-{i}", corpus="big.jsonl", shard=f"{i}/4", resume=True)
+    merge_shards([f"big-{i}" for i in range(4)], "big")
 """
 
 from __future__ import annotations
@@ -32,9 +40,10 @@ from __future__ import annotations
 from sembridge.export.anserini import read_vector_collection
 from sembridge.export.base import DEFAULT_DOCS_PER_FILE, VectorWriter, quantize
 from sembridge.export.onnx import OnnxSparseEncoder, export_onnx
+from sembridge.export.parts import Shard
 from sembridge.export.pipeline import FORMATS, export
 from sembridge.export.seismic import seismic_index_class
-from sembridge.export.vectors import EXPORT_FORMATS, WRITERS, export_anserini, export_vectors
+from sembridge.export.vectors import EXPORT_FORMATS, WRITERS, export_anserini, export_vectors, merge_shards
 
 __all__ = [
     "DEFAULT_DOCS_PER_FILE",
@@ -42,11 +51,13 @@ __all__ = [
     "FORMATS",
     "WRITERS",
     "OnnxSparseEncoder",
+    "Shard",
     "VectorWriter",
     "export",
     "export_anserini",
     "export_onnx",
     "export_vectors",
+    "merge_shards",
     "quantize",
     "read_vector_collection",
     "seismic_index_class",

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import IO, Any
 
 import numpy as np
 
 from sembridge.data.writers import TSV_BREAKERS
-from sembridge.export.base import ShardedLines, VectorWriter, json_line
+from sembridge.export.base import VectorWriter, json_line
 
 
 class AnseriniWriter(VectorWriter):
@@ -28,19 +27,8 @@ class AnseriniWriter(VectorWriter):
     label = "Anserini JsonVectorCollection"
     impact_limit = 2**31 - 1  # Lucene stores an impact as a term frequency, a 32-bit int
     exact_impact_limit = 2**31 - 1
-
-    def __init__(
-        self,
-        folder: Path,
-        tokens: list[str],
-        docs_per_file: int,
-        special_ids: frozenset[int] = frozenset(),
-        **options: Any,
-    ) -> None:
-        super().__init__(folder, tokens, docs_per_file, special_ids, **options)
-        (folder / "corpus").mkdir()
-        self._docs = ShardedLines(folder / "corpus", "docs", ".jsonl", docs_per_file)
-        self._queries: IO[str] | None = None
+    parts_folder, part_prefix = "corpus", "docs"
+    query_file = "queries.tsv"
 
     @classmethod
     def id_problem(cls, value: str, kind: str) -> str | None:
@@ -48,20 +36,14 @@ class AnseriniWriter(VectorWriter):
             return "queries.tsv ids may not contain tabs or line breaks"
         return None
 
-    def add_document(self, doc_id: str, text: str, ids: np.ndarray, impacts: np.ndarray) -> None:
-        self._docs.write(json_line({"id": doc_id, "contents": text, "vector": self.vector(ids, impacts)}))
+    def document_lines(
+        self, row: int, doc_id: str, text: str, ids: np.ndarray, impacts: np.ndarray
+    ) -> tuple[str, ...]:
+        return (json_line({"id": doc_id, "contents": text, "vector": self.vector(ids, impacts)}),)
 
-    def add_query(self, query_id: str, text: str, ids: np.ndarray, impacts: np.ndarray) -> None:
-        if self._queries is None:
-            self._queries = (self.folder / "queries.tsv").open("w", encoding="utf-8")
+    def query_record(self, query_id: str, text: str, ids: np.ndarray, impacts: np.ndarray) -> str:
         words = " ".join(" ".join([self.terms[j]] * int(v)) for j, v in zip(ids, impacts, strict=True))
-        self._queries.write(f"{query_id}\t{words}\n")
-
-    def finish(self) -> dict[str, Any]:
-        self._docs.close()
-        if self._queries is not None:
-            self._queries.close()
-        return {"files": self._docs.files}
+        return f"{query_id}\t{words}"
 
     @staticmethod
     def index_command(output: Path) -> str:

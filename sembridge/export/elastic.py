@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sembridge.encoding.terms import DOT, unique_terms
-from sembridge.export.base import DEFAULT_HITS, ShardedLines, VectorWriter, json_line
+from sembridge.export.base import DEFAULT_HITS, VectorWriter, json_line
 from sembridge.io import write_json
 
 BULK_DOCS_PER_FILE = 5_000
@@ -47,19 +47,11 @@ class _BulkWriter(VectorWriter):
     impact_limit = 2**128 - 2**104  # Lucene's FeatureField takes any finite float32
     exact_impact_limit = 2**9  # it keeps 9 significant bits: every integer up to 512
 
-    def __init__(
-        self,
-        folder: Path,
-        tokens: list[str],
-        docs_per_file: int,
-        special_ids: frozenset[int] = frozenset(),
-        **options: Any,
-    ) -> None:
-        super().__init__(folder, tokens, docs_per_file, special_ids, **options)
-        (folder / "bulk").mkdir()
-        self._bulk = ShardedLines(folder / "bulk", "bulk", ".ndjson", docs_per_file)
-        self._queries = None
-        write_json(folder / "mapping.json", self.mapping())
+    parts_folder, part_prefix, part_suffix = "bulk", "bulk", ".ndjson"
+
+    def start(self) -> None:
+        super().start()
+        write_json(self.folder / "mapping.json", self.mapping())
 
     @classmethod
     def make_terms(cls, tokens: list[str]) -> list[str]:
@@ -80,19 +72,18 @@ class _BulkWriter(VectorWriter):
     def mapping(cls) -> dict[str, Any]:
         return {"mappings": {"properties": {"text": {"type": "text"}, FIELD: {"type": cls.field_type}}}}
 
-    def add_document(self, doc_id: str, text: str, ids: np.ndarray, impacts: np.ndarray) -> None:
-        self._bulk.write(
-            json_line({"index": {"_id": doc_id}}),
-            json_line({"text": text, FIELD: self.vector(ids, impacts)}),
+    def document_lines(
+        self, row: int, doc_id: str, text: str, ids: np.ndarray, impacts: np.ndarray
+    ) -> tuple[str, ...]:
+        return json_line({"index": {"_id": doc_id}}), json_line(
+            {"text": text, FIELD: self.vector(ids, impacts)}
         )
 
-    def add_query(self, query_id: str, text: str, ids: np.ndarray, impacts: np.ndarray) -> None:
-        if self._queries is None:
-            self._queries = (self.folder / "queries.jsonl").open("w", encoding="utf-8")
+    def query_record(self, query_id: str, text: str, ids: np.ndarray, impacts: np.ndarray) -> str:
         vector = self.vector(ids, impacts)
         record = {"id": query_id, "text": text, "body": self.query_body(vector, self.hits)}
         record.update(self.extra_bodies(vector, self.hits))
-        self._queries.write(json_line(record) + "\n")
+        return json_line(record)
 
     @staticmethod
     def query_body(vector: dict[str, int], hits: int = DEFAULT_HITS) -> dict[str, Any]:
@@ -103,11 +94,8 @@ class _BulkWriter(VectorWriter):
         """Other forms of the same search, for older engine versions (by key in ``queries.jsonl``)."""
         return {}
 
-    def finish(self) -> dict[str, Any]:
-        self._bulk.close()
-        if self._queries is not None:
-            self._queries.close()
-        return {"files": self._bulk.files, "field": FIELD, "field_type": self.field_type}
+    def finish(self, parts: list[int], complete: bool) -> dict[str, Any]:
+        return {**super().finish(parts, complete), "field": FIELD, "field_type": self.field_type}
 
     @staticmethod
     def _commands(output: Path, host: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ from sembridge.errors import UsageError
 from sembridge.export.base import DEFAULT_HITS
 from sembridge.export.onnx import export_onnx
 from sembridge.export.vectors import EXPORT_FORMATS, check_scale, export_vectors
-from sembridge.io import check_output_dir
+from sembridge.io import check_apart, check_output_dir
 
 __all__ = ["FORMATS", "check_onnx_options", "export"]
 
@@ -23,7 +23,7 @@ def export(
     output_dir: str | Path,
     *,
     format: str = "anserini",
-    corpus: str | Path | Mapping[str, str] | None = None,
+    corpus: str | Path | Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
     queries: str | Path | Mapping[str, str] | None = None,
     scale: float = 100.0,
     pruning: Pruning | None = None,
@@ -36,6 +36,8 @@ def export(
     overwrite: bool = False,
     show_progress: bool = True,
     hits: int = DEFAULT_HITS,
+    shard: str | tuple[int, int] | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Write ``model``'s output for serving into ``output_dir``; return the summary it records.
 
@@ -44,10 +46,12 @@ def export(
         output_dir: the folder to write; refused if it exists unless ``overwrite``.
         format: one of :data:`FORMATS`: a vector format (:data:`~sembridge.export.EXPORT_FORMATS`)
             or ``onnx``, the model itself as an ONNX graph.
-        corpus: the documents (a path :func:`~sembridge.data.load_corpus` reads, or id -> text);
-            required by every vector format.
+        corpus: the documents, required by every vector format: a path (a corpus file and the
+            corpus of a BEIR, WebFAQ or MIRACL folder are streamed, :func:`~sembridge.data.stream_corpus`;
+            a pairs file's positives are read with :func:`~sembridge.data.load_corpus`), id -> text,
+            or an iterable of ``(id, text)``.
         queries: optional queries written in the format's query file (path or id -> text).
-        scale, pruning, batch_size, device, processes, max_length, docs_per_file, hits: as
+        scale, pruning, batch_size, device, processes, max_length, docs_per_file, hits, shard, resume: as
             :func:`~sembridge.export.export_vectors` takes them.
         quantize: ``onnx`` only: also write an int8 dynamically quantised model.
 
@@ -69,8 +73,13 @@ def export(
             batch_size=batch_size,
             processes=processes,
             hits=hits,
+            shard=shard,
+            resume=resume,
         )
-    check_output_dir(output_dir, overwrite, {"model": model, "corpus": corpus, "queries": queries})
+    if not (resume and format != "onnx"):  # a finished export is resumed as it is
+        check_output_dir(output_dir, overwrite, {"model": model, "corpus": corpus, "queries": queries})
+    else:
+        check_apart(output_dir, {"model": model, "corpus": corpus, "queries": queries})
     if format == "onnx":
         return export_onnx(
             model, Path(output_dir), quantize=quantize, overwrite=overwrite, show_progress=show_progress
@@ -78,9 +87,11 @@ def export(
     if corpus is None:
         raise UsageError(f"--format {format} needs --corpus", hint="give the documents to encode")
     check_scale(scale)  # before the corpus is read
-    from sembridge.data import load_corpus, load_queries
+    from sembridge.data import load_corpus, load_queries, stream_corpus
 
-    documents = corpus if isinstance(corpus, Mapping) else load_corpus(corpus)
+    documents = corpus
+    if isinstance(corpus, (str, Path)):
+        documents = stream_corpus(corpus) or load_corpus(corpus)
     topics = queries if queries is None or isinstance(queries, Mapping) else load_queries(queries)
     return export_vectors(
         model,
@@ -98,6 +109,8 @@ def export(
         docs_per_file=docs_per_file,
         show_progress=show_progress,
         hits=hits,
+        shard=shard,
+        resume=resume,
     )
 
 
@@ -114,6 +127,8 @@ _VECTOR_OPTIONS = (
     ("batch_size", "--batch-size"),
     ("processes", "--processes"),
     ("hits", "--hits"),
+    ("shard", "--shard"),
+    ("resume", "--resume"),
 )
 
 
@@ -121,8 +136,8 @@ def check_onnx_options(*, pruning: Pruning | None = None, **values: Any) -> None
     """Refuse, naming them, the vector options that ``--format onnx`` would ignore (a :class:`UsageError`).
 
     ``values`` holds any of ``corpus``, ``queries``, ``scale``, ``docs_per_file``, ``max_length``,
-    ``batch_size``, ``processes`` and ``hits`` as :func:`export` takes them; one at :func:`export`'s
-    default counts as not given.
+    ``batch_size``, ``processes``, ``hits``, ``shard`` and ``resume`` as :func:`export` takes
+    them; one at :func:`export`'s default counts as not given.
     """
     import inspect
 

@@ -5,7 +5,8 @@
 - ``points/points-00000.jsonl``, ...: one point per line, in the fields of the client's
   ``PointStruct``: ``{"id": row, "vector": {"sparse": {"indices": [...], "values": [...]}},
   "payload": {"doc_id": ..., "text": ...}}`` (Qdrant ids are integers or UUIDs, so the row
-  number is the point id and the document id travels in the payload);
+  number, the document's place in the whole corpus from 0, is the point id, the same in a
+  sharded export, and the document id travels in the payload);
 - ``vocabulary.tsv``: ``id<TAB>term`` for every vocabulary id an index may hold (special tokens
   are left out), so a hit's indices read back as terms;
 - ``queries.jsonl`` (when queries are given): ``{"id", "text", "indices", "values", "body"}``,
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from sembridge.export.base import ShardedLines, VectorWriter, json_line
+from sembridge.export.base import VectorWriter, json_line
 from sembridge.io import write_json
 
 VECTOR_NAME = "sparse"
@@ -35,36 +36,24 @@ class QdrantWriter(VectorWriter):
     impact_limit = 2**128 - 2**104  # the largest finite float32
     exact_impact_limit = 2**24  # float32 holds every integer up to 2^24
 
-    def __init__(
-        self,
-        folder: Path,
-        tokens: list[str],
-        docs_per_file: int,
-        special_ids: frozenset[int] = frozenset(),
-        **options: Any,
-    ) -> None:
-        super().__init__(folder, tokens, docs_per_file, special_ids, **options)
-        (folder / "points").mkdir()
-        self._points = ShardedLines(folder / "points", "points", ".jsonl", docs_per_file)
-        self._queries = None
-        write_json(folder / "collection.json", {"sparse_vectors": {VECTOR_NAME: {}}})
-        with (folder / "vocabulary.tsv").open("w", encoding="utf-8") as handle:
+    parts_folder, part_prefix = "points", "points"
+
+    def start(self) -> None:
+        super().start()
+        write_json(self.folder / "collection.json", {"sparse_vectors": {VECTOR_NAME: {}}})
+        with (self.folder / "vocabulary.tsv").open("w", encoding="utf-8") as handle:
             for i, term in enumerate(self.terms):
                 if i not in self.special_ids:
                     handle.write(f"{i}\t{term}\n")
 
-    def add_document(self, doc_id: str, text: str, ids: np.ndarray, impacts: np.ndarray) -> None:
+    def document_lines(
+        self, row: int, doc_id: str, text: str, ids: np.ndarray, impacts: np.ndarray
+    ) -> tuple[str, ...]:
         sparse = {"indices": [int(j) for j in ids], "values": [int(v) for v in impacts]}
-        point = {
-            "id": self._points.records,
-            "vector": {VECTOR_NAME: sparse},
-            "payload": {"doc_id": doc_id, "text": text},
-        }
-        self._points.write(json_line(point))
+        point = {"id": row, "vector": {VECTOR_NAME: sparse}, "payload": {"doc_id": doc_id, "text": text}}
+        return (json_line(point),)
 
-    def add_query(self, query_id: str, text: str, ids: np.ndarray, impacts: np.ndarray) -> None:
-        if self._queries is None:
-            self._queries = (self.folder / "queries.jsonl").open("w", encoding="utf-8")
+    def query_record(self, query_id: str, text: str, ids: np.ndarray, impacts: np.ndarray) -> str:
         record = {
             "id": query_id,
             "text": text,
@@ -72,7 +61,7 @@ class QdrantWriter(VectorWriter):
             "values": [int(v) for v in impacts],
         }
         record["body"] = self.query_body(record["indices"], record["values"], self.hits)
-        self._queries.write(json_line(record) + "\n")
+        return json_line(record)
 
     @staticmethod
     def query_body(indices: list[int], values: list[int], hits: int) -> dict[str, Any]:
@@ -80,11 +69,8 @@ class QdrantWriter(VectorWriter):
         query = {"indices": indices, "values": values}
         return {"query": query, "using": VECTOR_NAME, "limit": hits, "with_payload": True}
 
-    def finish(self) -> dict[str, Any]:
-        self._points.close()
-        if self._queries is not None:
-            self._queries.close()
-        return {"files": self._points.files, "vector_name": VECTOR_NAME}
+    def finish(self, parts: list[int], complete: bool) -> dict[str, Any]:
+        return {**super().finish(parts, complete), "vector_name": VECTOR_NAME}
 
     @staticmethod
     def index_command(output: Path) -> str:

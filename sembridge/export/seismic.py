@@ -1,7 +1,9 @@
 """Seismic: the JSONL that ``SeismicIndex.build`` reads.
 
 - ``documents.jsonl``: one document per line, ``{"id": ..., "content": ..., "vector": {term: impact}}``
-  (one file: Seismic's builder reads one ``.jsonl`` or ``.tar.gz``);
+  (one file: Seismic's builder reads one ``.jsonl`` or ``.tar.gz``; while the export runs, and in
+  one shard of a sharded export, the documents are parts ``documents/documents-00000.jsonl``, ...,
+  joined in order at the end);
 - ``queries.jsonl`` (when queries are given): the same fields for each query.
 
 Seismic stores a term as a NumPy ``U30`` string, so terms are capped at 30 characters (a longer
@@ -18,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from sembridge.encoding.terms import unique_terms
-from sembridge.export.base import VectorWriter, json_line
+from sembridge.export.base import VectorWriter, concatenate_parts, json_line
 
+SEISMIC_DOCUMENTS = "documents.jsonl"
 SEISMIC_MAX_CHARS = 30
 U16_TERMS = 65_535
 
@@ -34,40 +37,30 @@ class SeismicWriter(VectorWriter):
     label = "Seismic JSONL"
     impact_limit = 65_504  # the largest finite f16
     exact_impact_limit = 2_048  # f16 holds every integer up to 2^11
-
-    def __init__(
-        self,
-        folder: Path,
-        tokens: list[str],
-        docs_per_file: int,
-        special_ids: frozenset[int] = frozenset(),
-        **options: Any,
-    ) -> None:
-        super().__init__(folder, tokens, docs_per_file, special_ids, **options)
-        self._docs = (folder / "documents.jsonl").open("w", encoding="utf-8")
-        self._queries = None
+    parts_folder, part_prefix = "documents", "documents"
 
     @classmethod
     def make_terms(cls, tokens: list[str]) -> list[str]:
         return unique_terms(tokens, max_chars=SEISMIC_MAX_CHARS)
 
-    def add_document(self, doc_id: str, text: str, ids: np.ndarray, impacts: np.ndarray) -> None:
-        self._docs.write(
-            json_line({"id": doc_id, "content": text, "vector": self.vector(ids, impacts)}) + "\n"
-        )
+    def document_lines(
+        self, row: int, doc_id: str, text: str, ids: np.ndarray, impacts: np.ndarray
+    ) -> tuple[str, ...]:
+        return (json_line({"id": doc_id, "content": text, "vector": self.vector(ids, impacts)}),)
 
-    def add_query(self, query_id: str, text: str, ids: np.ndarray, impacts: np.ndarray) -> None:
-        if self._queries is None:
-            self._queries = (self.folder / "queries.jsonl").open("w", encoding="utf-8")
-        self._queries.write(
-            json_line({"id": query_id, "content": text, "vector": self.vector(ids, impacts)}) + "\n"
-        )
+    def query_record(self, query_id: str, text: str, ids: np.ndarray, impacts: np.ndarray) -> str:
+        return json_line({"id": query_id, "content": text, "vector": self.vector(ids, impacts)})
 
-    def finish(self) -> dict[str, Any]:
-        self._docs.close()
-        if self._queries is not None:
-            self._queries.close()
-        return {"files": 1, "seismic_index": seismic_index_class(len(self.tokens))}
+    def finish(self, parts: list[int], complete: bool) -> dict[str, Any]:
+        """A whole export joins its parts, in order, into the one ``documents.jsonl`` Seismic reads
+        (each part removed once copied, so the disk holds at most one part twice); a shard keeps
+        its parts, to be joined with the other shards' (:func:`~sembridge.export.merge_shards`)."""
+        summary = {**super().finish(parts, complete), "seismic_index": seismic_index_class(len(self.tokens))}
+        if complete:
+            concatenate_parts(self.folder, [self.part_name(p) for p in parts], SEISMIC_DOCUMENTS)
+            (self.folder / self.parts_folder).rmdir()
+            summary["files"] = 1
+        return summary
 
     @staticmethod
     def index_command(output: Path) -> str:

@@ -135,6 +135,15 @@ def test_large_vocab_benchmark(tmp_path: Path) -> None:
         finite(case, "peak_rss_gb", "docs_per_s")
 
 
+def test_export_stream_benchmark(tmp_path: Path) -> None:
+    figures = run_script("bench_export_stream.py", tmp_path, "--sizes", "300", "1200", "--threads", "1")
+    assert [r["size"] for r in figures["results"]] == [300, 1200]
+    for result in figures["results"]:
+        assert result["documents"] == result["size"] == result["in_memory_documents"]
+        finite(result, "export_peak_rss_mb", "in_memory_corpus_mb", "docs_per_s", "mean_document_terms")
+        assert 0 < result["mean_document_terms"] < 200  # the random model is sparse, as a SPLADE
+
+
 def test_run_all_lists_every_script() -> None:
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / "run_all.py"), "--help"], capture_output=True, text=True, timeout=60
@@ -149,6 +158,7 @@ def test_run_all_lists_every_script() -> None:
         "onnx",
         "bridge-backends",
         "large-vocab",
+        "export-stream",
     ):
         assert name in done.stdout
     # Every CPU speed benchmark is in run_all; the quality benchmarks are their own (make quality,
@@ -158,6 +168,7 @@ def test_run_all_lists_every_script() -> None:
         "bench_bridge.py",
         "bench_bridge_backends.py",
         "bench_crosslingual.py",
+        "bench_export_stream.py",
         "bench_gpu.py",
         "bench_init.py",
         "bench_large_vocab.py",

@@ -16,6 +16,7 @@ COMMANDS = {
     "align": ["align", "-m", "m", "-p", "p.jsonl", "--lr", "0", "-o", "out"],
     "evaluate": ["evaluate", "-m", "m", "--data", "missing.jsonl"],
     "export": ["export", "-m", "m", "--format", "trec", "-o", "out"],
+    "merge-shards": ["merge-shards", "missing-0", "missing-1", "-o", "out"],
     "mine": ["mine", "-d", "d.jsonl", "-t", "tok", "--negatives", "60", "-o", "out.jsonl"],
     "pairs": ["pairs", "missing.txt", "-o", "pairs.jsonl"],
     "tokenizer train": ["tokenizer", "train", "--text", "missing.txt", "-o", "tok"],

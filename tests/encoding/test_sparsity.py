@@ -80,3 +80,22 @@ def test_comparing_two_encoders_vectors():
     assert top_k_overlap(reference, swapped, k=1) == 0.0  # top term 0 against top term 2
     assert mean_row_cosine(reference, same_order) == pytest.approx(1.0)  # an empty row counts as equal
     assert mean_row_cosine(reference, swapped) == pytest.approx((10 / 14 + 1) / 2)
+
+
+def test_side_accumulator_equals_the_stacked_figures():
+    """Chunks added one by one give the sparsity figures of the rows stacked."""
+    import dataclasses
+
+    from sembridge.encoding.sparsity import SideAccumulator, sparsity_stats
+
+    rng = np.random.default_rng(3)
+    docs = sp.random(40, 30, density=0.2, format="csr", random_state=rng, dtype=np.float32)
+    queries = sp.random(9, 30, density=0.3, format="csr", random_state=rng, dtype=np.float32)
+    side = SideAccumulator(30)
+    for start, stop in [(0, 5), (5, 5), (5, 17), (17, 39), (39, 40)]:  # an empty chunk too
+        side.add(docs[start:stop])
+    got, want = side.sparsity_stats(queries), sparsity_stats(queries, docs)
+    for name, value in dataclasses.asdict(want.documents).items():
+        assert getattr(got.documents, name) == pytest.approx(value, rel=1e-9), name
+    assert got.expected_flops == pytest.approx(want.expected_flops, rel=1e-12)
+    assert got.queries == want.queries and got.documents.texts == 40

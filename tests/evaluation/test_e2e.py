@@ -60,3 +60,24 @@ def test_source_copy_and_mean_init_side_by_side(zh_set, splade_dir, saved_copy_d
     assert "mean-cjk" in console.export_text()
     sizes = f"{len(zh_set.corpus)} docs / {len(zh_set.queries)} queries"
     print(f"\ne2e evaluate: 3 models x {sizes} in {seconds:.1f} s")
+
+
+def test_the_corpus_is_encoded_and_searched_in_blocks_with_the_same_results(zh_set, splade_dir, monkeypatch):
+    """evaluate never stacks the encoded corpus: small blocks give the report of one block."""
+    import sembridge.evaluation.pipeline as pipeline
+
+    options = dict(prune_top_k=[8], top_k=20, batch_size=8, device="cpu", show_progress=False)
+    whole = evaluate([splade_dir], zh_set, **options)["models"][0]["results"]
+    sizes: list[int] = []
+    add = pipeline.StreamingSearch.add
+    monkeypatch.setattr(
+        pipeline.StreamingSearch, "add", lambda self, docs: (sizes.append(docs.shape[0]), add(self, docs))[1]
+    )
+    monkeypatch.setattr(pipeline, "DEFAULT_DOC_BLOCK", 16)
+    blocks = evaluate([splade_dir], zh_set, **options)["models"][0]["results"]
+    # Blocks of at least 16 documents, stacked from encoded chunks of batch x 16 = 128: never the whole.
+    assert max(sizes) <= 128 < len(zh_set.corpus) and sum(sizes) == 2 * len(zh_set.corpus)  # two settings
+    for got, want in zip(blocks, whole, strict=True):
+        assert got["metrics"] == want["metrics"]
+        for key in ("query_terms", "doc_terms", "flops"):
+            assert got[key] == pytest.approx(want[key], rel=1e-9)

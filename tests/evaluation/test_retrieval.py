@@ -59,3 +59,23 @@ def test_bad_arguments():
         exact_search(docs, docs, top_k=0)
     with pytest.raises(SembridgeError, match="3 dimensions but the index has 4"):
         InvertedIndex(sp.csr_matrix((2, 4), dtype=np.float32)).search(docs, 1)
+
+
+@pytest.mark.parametrize("integer", [True, False])
+@pytest.mark.parametrize("blocks", [[53], [7] * 7 + [4], [1] * 53, [20, 0, 33]])
+def test_streaming_search_over_blocks_equals_one_index(integer, blocks):
+    """A corpus searched block by block (never stacked) gives one index's exact top-k, ties too."""
+    from sembridge.evaluation.retrieval import StreamingSearch
+
+    rng = np.random.default_rng(7)
+    docs = random_sparse(rng, 53, 40, 0.12, integer)
+    queries = random_sparse(rng, 11, 40, 0.2, integer)
+    search = StreamingSearch(queries, 10, query_chunk=4)
+    start = 0
+    for size in blocks:
+        search.add(docs[start : start + size])
+        start += size
+    got, want = search.result(), InvertedIndex(docs).search(queries, 10)
+    assert search.n_docs == 53
+    np.testing.assert_array_equal(got.indices, want.indices)
+    np.testing.assert_allclose(got.scores, want.scores, rtol=1e-6)
