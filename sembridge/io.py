@@ -494,6 +494,10 @@ def resumable_output_dir(
         full = _disk_full(err) and _written_name(err, work, path)
         if not state.keep:
             shutil.rmtree(work, ignore_errors=True)
+        else:
+            logger.warning(
+                "the work done so far is kept in %s: run the same command with --resume to go on", work
+            )
         if full:
             raise DiskFullError(full) from err
         raise
