@@ -466,6 +466,15 @@ def resumable_output_dir(
     work = check_resumable_output(path, overwrite, resume, inputs)
     resumed = work.is_dir() and resume
     if work.exists() and not resumed:
+        if (work / _LOCK).is_file():  # --overwrite never removes the folder of a run still writing it
+            with (work / _LOCK).open("a") as held:
+                try:
+                    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError as err:
+                    raise SembridgeError(
+                        f"another run is writing '{work}'",
+                        hint="wait for it to end, or choose another --output",
+                    ) from err
         shutil.rmtree(work) if work.is_dir() else work.unlink()
     try:
         work.mkdir(parents=True, exist_ok=resumed)

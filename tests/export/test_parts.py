@@ -274,6 +274,9 @@ def test_an_unfinished_run_is_restarted_by_overwrite_and_a_second_writer_refused
     with resumable_output_dir(tmp_path / "busy", resume=True):
         with pytest.raises(SembridgeError, match="another run is writing"):
             run(splade_dir, corpus, tmp_path / "busy", resume=True)
+        with pytest.raises(SembridgeError, match="another run is writing"):
+            run(splade_dir, corpus, tmp_path / "busy", overwrite=True)
+        assert partial_dir(tmp_path / "busy").is_dir()
 
 
 KILLED_EXPORT = """
