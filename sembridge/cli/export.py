@@ -193,7 +193,10 @@ def export(
 
 
 ShardFolders = Annotated[
-    list[Path], typer.Argument(help="The output folders of the shards (--shard 0/N ... N-1/N), in any order.")
+    list[Path],
+    typer.Argument(
+        metavar="SHARD", help="The output folders of the shards (--shard 0/N ... N-1/N), in any order."
+    ),
 ]
 
 
