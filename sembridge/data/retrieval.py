@@ -520,13 +520,19 @@ def warn_empty_documents(corpus: dict[str, str], where: str) -> None:
     """Warn once when documents of ``corpus`` have no text (empty or white space): they are kept
     (their ids stay valid in the qrels), but hold nothing a query can match."""
     empty = [doc_id for doc_id, text in corpus.items() if not text.strip()]
-    if empty:
+    report_empty_documents(empty, len(empty), where)
+
+
+def report_empty_documents(examples: list[str], count: int, where: str) -> None:
+    """The warning of :func:`warn_empty_documents` for ``count`` documents without text, named by
+    ``examples`` (the first of their ids; a corpus read as a stream keeps only a few)."""
+    if count:
         logger.warning(
             "the corpus of '%s' holds %d document(s) with empty text (e.g. %s); they are kept, but "
             "hold nothing a query can match",
             where,
-            len(empty),
-            _examples(empty),
+            count,
+            _examples(examples) + (", ..." if count > len(examples) else ""),
         )
 
 

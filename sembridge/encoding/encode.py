@@ -162,6 +162,12 @@ def encoding_pool(encoder: Any, devices: Sequence[str]) -> Iterator[Any]:
         encoder.stop_multi_process_pool(pool)
 
 
+def default_chunk_size(batch_size: int, pool: Any = None) -> int:
+    """Texts handed to one encode call: ``batch_size x 16`` per worker, so that a multi-process
+    ``pool`` gets work for every process."""
+    return batch_size * 16 * (len(pool["processes"]) if pool else 1)
+
+
 def encode_chunks(
     model: Any,
     texts: Sequence[str],
@@ -182,8 +188,7 @@ def encode_chunks(
         raise SembridgeError(f"batch_size must be a positive integer, got {batch_size}.")
     if kind not in ("query", "document"):
         raise SembridgeError(f"kind must be 'query' or 'document', got {kind!r}.")
-    n_workers = len(pool["processes"]) if pool else 1
-    chunk_size = chunk_size or batch_size * 16 * n_workers
+    chunk_size = chunk_size or default_chunk_size(batch_size, pool)
     encode = model.encode_query if kind == "query" else model.encode_document
     with progress(disable=not show_progress) as bar:
         task = bar.add_task(description or f"encoding {kind}s", total=len(texts))

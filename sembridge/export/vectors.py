@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from sembridge.data.retrieval import CorpusStream
+from sembridge.data.retrieval import CorpusStream, report_empty_documents
 from sembridge.encoding.encode import (
+    default_chunk_size,
     encoding_pool,
     iter_encoded,
     load_encoder,
@@ -409,7 +410,8 @@ def _checked_stream(corpus: Corpus, writer_class: type[VectorWriter], show_progr
     if not isinstance(corpus, CorpusStream):
         return _Documents(((str(i), t) for i, t in corpus), None, once=True)
     seen = IdSet()
-    empty = 0
+    empty: list[str] = []  # the first few ids, and their count
+    empty_count = 0
     with progress(disable=not show_progress) as bar:
         task = bar.add_task(f"checking the ids of {corpus}", total=None)
         for _, doc_id, text in corpus.located():
@@ -417,7 +419,9 @@ def _checked_stream(corpus: Corpus, writer_class: type[VectorWriter], show_progr
             if problem is not None:
                 writer_class.check_ids([doc_id], "document")
             seen.add(doc_id)
-            empty += not text.strip()
+            if not text.strip():
+                empty_count += 1
+                empty += [doc_id] if len(empty) < 3 else []
             bar.advance(task)
     if not len(seen):
         raise SembridgeError(f"the corpus of '{corpus}' is empty", hint="check the corpus file")
@@ -432,11 +436,7 @@ def _checked_stream(corpus: Corpus, writer_class: type[VectorWriter], show_progr
                     f"document id '{doc_id}' appears twice in '{corpus}' ({first[doc_id]}, again at {where})"
                 )
             first[doc_id] = where
-    if empty:
-        logger.warning(
-            "the corpus of '%s' holds %d document(s) with empty text; they are kept, but hold nothing "
-            "a query can match", corpus, empty,
-        )  # fmt: skip
+    report_empty_documents(empty, empty_count, str(corpus))
     return _Documents(corpus, len(seen), once=False)
 
 
@@ -455,7 +455,9 @@ def _write_part(
     ids: list[str] = []
     figures = {"documents": 0, "postings": 0, "empty_documents": 0, "max_impact": 0}
     row = first_row
-    chunk_size = max(1, min(docs_per_file, encode.keywords["batch_size"] * 16 * _workers(encode)))
+    chunk_size = max(
+        1, min(docs_per_file, default_chunk_size(encode.keywords["batch_size"], encode.keywords["pool"]))
+    )
     for chunk in _chunks(records, chunk_size):
         chunk_ids = [doc_id for doc_id, _ in chunk]
         if ids_seen is not None:
@@ -473,11 +475,6 @@ def _write_part(
         advance(len(chunk))
     figures["ids"] = ids_digest(ids)
     return figures
-
-
-def _workers(encode: Any) -> int:
-    pool = encode.keywords.get("pool")
-    return len(pool["processes"]) if pool else 1
 
 
 def _chunks(records: Iterable[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
