@@ -10,7 +10,10 @@ Runs, in order, each as the CPU scripts run it, with ``--device cuda`` (figures 
 2. the weights stage alone (similarity, Entmax, combination) at that size (``bench_weights.py``);
 3. a bf16 fine-tuning run: steps per second and peak GPU memory at batch 64, length 256
    (``bench_training.py``);
-4. encoding throughput, documents per second (``bench_retrieval.py``).
+4. encoding throughput, documents per second (``bench_retrieval.py``);
+5. the pipeline at the paper's model shapes (``bench_paper_scale.py``: a BERT-base source, a
+   100k-piece target, a bge-m3-shaped bridge; the bridge on all of init's ~130k strings, 3 bf16
+   steps at batch 64 x 512, the export of 100,000 passages).
 
 Without a CUDA GPU it refuses at once (exit status 1) and runs nothing.
 
@@ -39,6 +42,11 @@ STAGES: dict[str, tuple[str, list[str]]] = {
     "weights": ("bench_weights.py", ["--new-tokens", "240000"]),
     "training": ("bench_training.py", ["--precision", "bf16", "--batch-size", "64", "--max-length", "256"]),
     "encoding": ("bench_retrieval.py", ["--batch-size", "256"]),
+    "paper-scale": (
+        "bench_paper_scale.py",
+        ["--bridge-sample", "200000", "--mini-batch-size", "32", "--probe-batch-size", "64"]
+        + ["--export-docs", "100000"],
+    ),
 }
 
 

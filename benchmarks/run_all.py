@@ -32,6 +32,7 @@ SCRIPTS = {
     "bridge-backends": "bench_bridge_backends.py",  # torch / ONNX / OpenVINO bridge (CPU)
     "large-vocab": "bench_large_vocab.py",  # bounded MLM logits, 8k-250k vocabularies (CPU)
     "export-stream": "bench_export_stream.py",  # a streamed export's memory, 100k-2M documents (CPU)
+    "paper-scale": "bench_paper_scale.py",  # init, finetune, export at the paper's model shapes
 }
 
 

@@ -42,6 +42,9 @@ _STAMP = "sembridge-offline.json"
 WORDPIECE_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 # Words taken from the frequency list, most frequent first; enough for a realistic vocabulary.
 _WORDPIECE_MAX_WORDS = 100_000
+# Above about 17k pieces, six words per piece (a 100,000-piece Arabic WordPiece, ARBERT's size,
+# needs some 600,000 words: 100,000 give it 58,000 pieces).
+_WORDS_PER_PIECE = 6
 # Counts are frequencies scaled to a text of this many words (a rare word counts at least 1).
 _WORDPIECE_CORPUS_SIZE = 1_000_000
 # Punctuation beyond ASCII that real text in the supported languages uses.
@@ -235,14 +238,18 @@ def wordpiece_tokenizer_path(lang: str, vocab_size: int = 8000, cache_dir: str |
         raise ValueError(f"vocab_size must be an integer of at least 1000, got {vocab_size!r}.")
     if not lang or not lang.replace("-", "").isalnum():
         raise ValueError(f"lang must be a language code such as 'ru', got {lang!r}.")
-    words = _frequency_list(lang)
+    max_words = max(_WORDPIECE_MAX_WORDS, _WORDS_PER_PIECE * vocab_size)
+    words = _frequency_list(lang, max_words)
     target = Path(cache_dir or default_cache_dir()) / f"wordpiece-{lang}-{vocab_size}"
     stamp = {"format": _WORDPIECE_FORMAT, "lang": lang, "vocab_size": vocab_size, "source": WORDFREQ_PIN}
+    if max_words != _WORDPIECE_MAX_WORDS:  # the stamp of the small vocabularies is unchanged
+        stamp["max_words"] = max_words
     return _cached_build(target, stamp, lambda tmp: _train_wordpiece(lang, words, vocab_size, tmp))
 
 
-def _frequency_list(lang: str) -> list[tuple[str, float]]:
-    """(word, frequency) pairs from wordfreq, most frequent first (bucket i has frequency 10^(-i/100))."""
+def _frequency_list(lang: str, max_words: int = _WORDPIECE_MAX_WORDS) -> list[tuple[str, float]]:
+    """The ``max_words`` most frequent (word, frequency) pairs of wordfreq, most frequent first
+    (bucket i has frequency 10^(-i/100))."""
     try:
         import wordfreq
     except ImportError as exc:
@@ -259,7 +266,7 @@ def _frequency_list(lang: str) -> list[tuple[str, float]]:
         frequency = 10.0 ** (-index / 100)
         for word in bucket:
             words.append((word, frequency))
-            if len(words) >= _WORDPIECE_MAX_WORDS:
+            if len(words) >= max_words:
                 return words
     if not words:
         raise ModelLoadError(

@@ -34,6 +34,11 @@ def test_arguments_and_planned_commands(bench_gpu, tmp_path: Path) -> None:
     assert training[training.index("--max-length") + 1] == "256"
     assert training[-3:] == ["--quick", "--json", str(tmp_path / "gpu-training.json")]
     assert "240000" in planned["weights"] and planned["weights"][2:4] == ["--device", "cuda"]
+    ((name, paper),) = bench_gpu.commands(bench_gpu.parse_args(["--only", "paper-scale"]))
+    assert name == "paper-scale" and paper[1].endswith("bench_paper_scale.py")
+    assert paper[2:4] == ["--device", "cuda"]  # the paper's 100k passages and a 64-pair uncached batch
+    assert paper[paper.index("--export-docs") + 1] == "100000"
+    assert paper[paper.index("--probe-batch-size") + 1] == "64"
 
 
 def test_init_runs_cold_then_cached_on_one_cache(

@@ -144,6 +144,25 @@ def test_export_stream_benchmark(tmp_path: Path) -> None:
         assert 0 < result["mean_document_terms"] < 200  # the random model is sparse, as a SPLADE
 
 
+def test_paper_scale_benchmark(tmp_path: Path, splade_tiny: Path, e5_bridge: Path) -> None:
+    """bench_paper_scale.py at its tiny --quick shapes: every stage runs in its own process."""
+    need_package("onnxruntime", "onnxruntime (the onnx extra)")
+    figures = run_script("bench_paper_scale.py", tmp_path, "--work-dir", str(tmp_path / "work"))
+    assert figures["shapes"]["name"] == "quick" and figures["built"]["target_vocab"] == 2000
+    assert [b["backend"] for b in figures["bridge"]] == ["torch", "onnx"]
+    for result in figures["bridge"]:
+        assert result["strings"] == 64 and result["dim"] == 64
+        finite(result, "strings_per_s", "projected_all_s", "floor_s", "peak_rss_gb")
+    init = figures["init"]
+    assert init["bridge_cache_hits"] == 2 and init["bridge_cache_misses"] == 0  # read, as a warm init
+    assert init["new"] + init["copied"] == 2000 and figures["prefill"]["strings"] > 29_000 + init["new"]
+    assert figures["finetune"]["cached"]["cached"] and not figures["finetune"]["probe"]["cached"]
+    assert figures["finetune"]["cached"]["steps"] == 1
+    export = figures["export"]
+    assert export["documents"] == 50 and 50 < export["mean_document_terms"] < 400  # bias set for ~200
+    finite(export, "docs_per_s", "projected_miracl_ar_s", "peak_rss_gb")
+
+
 def test_run_all_lists_every_script() -> None:
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / "run_all.py"), "--help"], capture_output=True, text=True, timeout=60
@@ -159,6 +178,7 @@ def test_run_all_lists_every_script() -> None:
         "bridge-backends",
         "large-vocab",
         "export-stream",
+        "paper-scale",
     ):
         assert name in done.stdout
     # Every CPU speed benchmark is in run_all; the quality benchmarks are their own (make quality,
@@ -173,6 +193,7 @@ def test_run_all_lists_every_script() -> None:
         "bench_init.py",
         "bench_large_vocab.py",
         "bench_onnx.py",
+        "bench_paper_scale.py",
         "bench_quality.py",
         "bench_retrieval.py",
         "bench_training.py",
