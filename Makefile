@@ -54,7 +54,7 @@ quality: install data ## Quality benchmark: every init in five languages, curves
 bench: install ## Run the benchmarks (prints figures; BENCH_ARGS=--quick for small sizes)
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
-bench-gpu: install ## GPU benchmarks on one CUDA GPU: init at 240k tokens, weights, bf16 training, encoding
+bench-gpu: install ## GPU benchmarks on one CUDA GPU: init at 240k tokens, weights, bf16 training, encoding, paper scale
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_gpu.py $(BENCH_ARGS)
 
 clean: ## Remove the virtual environment and caches
