@@ -59,6 +59,7 @@ from sembridge.data.make_pairs import (
     title_pairs,
     truncate,
 )
+from sembridge.data.pairs import paragraph_groups
 from sembridge.errors import SembridgeError
 
 logger = logging.getLogger("sembridge")
@@ -712,10 +713,19 @@ def main(argv: list[str] | None = None) -> None:
     for language in args.langs:
         folder = build_language(language, args.cache_dir)
         stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
+        shared = sharing_a_paragraph(folder)
         print(
-            f"{language}: {stats['train_pairs']:,} training pairs; test {stats['test_queries']:,} queries, "
+            f"{language}: {stats['train_pairs']:,} training pairs ({shared:,} share a positive or paragraph: "
+            f"finetune --paragraph-groups keeps them apart); test {stats['test_queries']:,} queries, "
             f"{stats['test_documents']:,} documents -> {folder}"
         )
+
+
+def sharing_a_paragraph(folder: Path) -> int:
+    """Training pairs of ``folder`` whose positive is equal to, or shares a paragraph with, another's."""
+    with open(folder / "train.jsonl", encoding="utf-8") as handle:
+        positives = [json.loads(line)["positive"] for line in handle if line.strip()]
+    return sum(size for size in Counter(paragraph_groups(positives)).values() if size > 1)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,14 @@ MaxPositiveChars = Annotated[
     int, typer.Option("--max-positive-chars", min=1, help="Longer positives are cut to this many characters.")
 ]
 Limit = Annotated[int | None, typer.Option("--limit", min=1, help="Write at most this many pairs.")]
+SharedParagraphs = Annotated[
+    str,
+    typer.Option(
+        "--shared-paragraphs",
+        help="keep: write every pair (finetune --paragraph-groups keeps those sharing a paragraph out of "
+        "one batch); drop: keep only the first of pairs whose positives are equal or share a paragraph.",
+    ),
+]
 
 
 def pairs(
@@ -63,6 +71,7 @@ def pairs(
     max_positive_chars: MaxPositiveChars = 1000,
     seed: Seed = 42,
     limit: Limit = None,
+    shared_paragraphs: SharedParagraphs = "keep",
     overwrite: OverwriteFile = False,
     quiet: Quiet = False,
     json_output: JsonOutput = False,
@@ -79,6 +88,8 @@ def pairs(
       sembridge pairs docs.txt -o pairs.jsonl --language ru
 
       sembridge pairs pages.jsonl --format titled --mode title -o pairs.jsonl --language zh
+
+      sembridge pairs help-pages.jsonl -o pairs.jsonl --language ar --shared-paragraphs drop
     """
     from sembridge.log import quiet_libraries
 
@@ -102,6 +113,7 @@ def pairs(
         ),
         seed=seed,
         limit=limit,
+        shared_paragraphs=shared_paragraphs,
         overwrite=overwrite,
     )
     from sembridge.cli.output import print_json, print_summary_table
@@ -112,6 +124,10 @@ def pairs(
     rows = [("documents", f"{summary.documents:,}"), ("candidate pairs", f"{summary.candidates:,}")]
     rows += [(f"kept: {kind}", f"{count:,}") for kind, count in sorted(summary.by_kind.items())]
     rows += [(f"dropped: {reason}", f"{count:,}") for reason, count in sorted(summary.dropped.items())]
+    if summary.sharing_a_paragraph:
+        rows.append(
+            ("sharing a paragraph (train with --paragraph-groups)", f"{summary.sharing_a_paragraph:,}")
+        )
     print_summary_table(f"Wrote {summary.written:,} pairs to {output}", rows)
 
 

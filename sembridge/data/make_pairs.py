@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from sembridge.data.columns import BODY_NAMES, KEYWORD_NAMES, TITLE_NAMES, pick_text, pick_value
+from sembridge.data.pairs import paragraph_groups, shared_text_keys
 from sembridge.data.readers import read_file, read_lines
 from sembridge.errors import SembridgeError
 from sembridge.io import check_output_file
@@ -59,6 +60,9 @@ LANGUAGES: tuple[str, ...] = tuple(SCRIPT_RANGES)
 
 FORMATS: tuple[str, ...] = ("auto", "titled", "text", "jsonl")
 MODES: tuple[str, ...] = ("title", "keywords", "cloze", "all")
+# What make_pairs does with pairs whose positives are equal or share a paragraph (each is the
+# other's false negative in a batch): keep them all, or keep the first of each and drop the rest.
+SHARED_PARAGRAPHS: tuple[str, ...] = ("keep", "drop")
 KINDS: tuple[str, ...] = ("title", "keywords", "cloze")
 
 _TEXT_SUFFIXES: tuple[str, ...] = (".txt", ".text", ".md", ".txt.gz")
@@ -175,6 +179,8 @@ class PairsSummary:
     written: int
     by_kind: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
+    # Written pairs whose positive is equal to, or shares a paragraph with, another written one's.
+    sharing_a_paragraph: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -185,6 +191,7 @@ class PairsSummary:
             "written": self.written,
             "by_kind": self.by_kind,
             "dropped": self.dropped,
+            "sharing_a_paragraph": self.sharing_a_paragraph,
         }
 
 
@@ -444,18 +451,27 @@ def make_pairs(
     pair_filter: PairFilter | None = None,
     seed: int = 42,
     limit: int | None = None,
+    shared_paragraphs: str = "keep",
     overwrite: bool = False,
 ) -> PairsSummary:
     """Read ``inputs``, make, filter and deduplicate pairs, write them to ``output`` as JSONL.
 
     Each line of the output is ``{"query": ..., "positive": ...}``; the file is written atomically
-    and only when at least one pair is kept. Raises SembridgeError on bad input.
+    and only when at least one pair is kept. ``shared_paragraphs="drop"`` keeps only the first
+    of the pairs whose positives are equal or share a paragraph (no two written positives do);
+    ``"keep"`` writes them all and counts them (``finetune --paragraph-groups`` then keeps them out
+    of one batch). Raises SembridgeError on bad input.
     """
     from sembridge.data.writers import write_pairs_jsonl
 
     output = Path(output)
     pair_filter = pair_filter or PairFilter()
     check_mode(mode)
+    if shared_paragraphs not in SHARED_PARAGRAPHS:
+        raise SembridgeError(
+            f"unknown --shared-paragraphs '{shared_paragraphs}'",
+            hint=f"use one of: {', '.join(SHARED_PARAGRAPHS)}",
+        )
     if limit is not None and limit < 1:
         raise SembridgeError(f"--limit must be a positive integer, got {limit}")
     check_output_file(output, overwrite, inputs={"input": list(inputs)})
@@ -463,7 +479,14 @@ def make_pairs(
     dropped: Counter[str] = Counter()
     candidates = list(document_pairs(documents, mode, seed, pair_filter.min_query_chars))
     kept: list[Pair] = []
+    taken: set[str] = set()  # the shared-text keys of the kept positives, when dropping
     for pair in pair_filter.apply(candidates, dropped):
+        if shared_paragraphs == "drop":
+            keys = shared_text_keys(pair.positive)
+            if keys & taken:
+                dropped["shared paragraph"] += 1
+                continue
+            taken |= keys
         kept.append(pair)
         if limit is not None and len(kept) >= limit:
             break
@@ -475,6 +498,7 @@ def make_pairs(
             hint=_no_pair_hint(mode, pair_filter),
         )
     write_pairs_jsonl(((pair.query, pair.positive) for pair in kept), output)
+    group_sizes = Counter(paragraph_groups([pair.positive for pair in kept]))
     return PairsSummary(
         output=output,
         files=len(inputs),
@@ -483,6 +507,7 @@ def make_pairs(
         written=len(kept),
         by_kind=dict(Counter(pair.kind for pair in kept)),
         dropped=dict(dropped),
+        sharing_a_paragraph=sum(size for size in group_sizes.values() if size > 1),
     )
 
 

@@ -175,6 +175,11 @@ def paragraph_keys(text: str) -> set[str]:
     return {p.strip()[:80] for p in text.split("\n\n") if len(p.strip()) >= 40}
 
 
+def shared_text_keys(text: str) -> set[str]:
+    """The keys two texts share when they are equal or share a paragraph (:func:`paragraph_keys`)."""
+    return {f"text:{text}", *paragraph_keys(text)}
+
+
 def paragraph_groups(texts: Sequence[str]) -> list[int]:
     """A group number per text: texts that are equal or share a paragraph (transitively) share one.
 
@@ -190,7 +195,7 @@ def paragraph_groups(texts: Sequence[str]) -> list[int]:
 
     first: dict[str, int] = {}
     for i, text in enumerate(texts):
-        for key in {f"text:{text}", *paragraph_keys(text)}:
+        for key in shared_text_keys(text):
             j = first.setdefault(key, i)
             if j != i:
                 parent[root(i)] = root(j)

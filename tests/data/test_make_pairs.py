@@ -231,6 +231,51 @@ def test_jsonl_paragraphs_format_with_limit(tmp_path):
     assert len(read_jsonl(out)) == 1
 
 
+BOILERPLATE = "Справка LibreOffice: эта страница относится ко всем модулям пакета офисных программ."
+
+
+def test_shared_paragraphs_are_counted_or_dropped(tmp_path):
+    """Pages repeating a paragraph give positives that share it: counted by default, dropped on request."""
+    pages = [
+        {"title": "Вставка таблицы", "body": f"{RU_PARAGRAPH}\n\n{BOILERPLATE}"},
+        {
+            "title": "Печать документа",
+            "body": f"Выберите Файл - Печать, чтобы напечатать документ.\n\n{BOILERPLATE}",
+        },
+        {
+            "title": "Сохранение файла",
+            "body": "Выберите Файл - Сохранить, чтобы сохранить документ на диске.",
+        },
+    ]
+    source = write_jsonl(tmp_path / "pages.jsonl", pages)
+    out = tmp_path / "pairs.jsonl"
+    kept = make_pairs([source], out, fmt="titled", mode="title")
+    assert kept.written == 3 and kept.sharing_a_paragraph == 2 and "shared paragraph" not in kept.dropped
+    dropped = make_pairs([source], out, fmt="titled", mode="title", shared_paragraphs="drop", overwrite=True)
+    assert dropped.written == 2 and dropped.dropped == {"shared paragraph": 1}
+    assert dropped.sharing_a_paragraph == 0
+    assert [r["query"] for r in read_jsonl(out)] == [
+        "Вставка таблицы",
+        "Сохранение файла",
+    ]  # the first is kept
+    result = invoke(source, "-o", out, "--format", "titled", "--mode", "title", "--overwrite")
+    assert result.exit_code == 0 and "sharing a paragraph" in result.output
+    result = invoke(
+        source,
+        "-o",
+        out,
+        "--format",
+        "titled",
+        "--mode",
+        "title",
+        "--overwrite",
+        "--shared-paragraphs",
+        "drop",
+        "--json",
+    )
+    assert result.exit_code == 0 and json.loads(result.output)["dropped"] == {"shared paragraph": 1}
+
+
 def test_several_inputs_and_deduplication_across_files(tmp_path):
     a = write(tmp_path / "a.txt", AR_PARAGRAPH)
     b = write(tmp_path / "b.txt", f"{AR_PARAGRAPH}\n\n{HI_PARAGRAPH}")
@@ -275,6 +320,11 @@ def test_help_has_examples():
         (lambda d: write(d / "a.txt", RU_PARAGRAPH), ("--format", "xml"), "unknown format 'xml'"),
         (lambda d: write(d / "a.xml", RU_PARAGRAPH), (), "cannot tell the format"),
         (lambda d: write(d / "a.txt", RU_PARAGRAPH), ("--mode", "nope"), "unknown mode 'nope'"),
+        (
+            lambda d: write(d / "a.txt", RU_PARAGRAPH),
+            ("--shared-paragraphs", "group"),
+            "unknown --shared-paragraphs 'group'",
+        ),
         (lambda d: write(d / "a.txt", RU_PARAGRAPH), ("--language", "xx"), "unknown language 'xx'"),
         (lambda d: write(d / "bad.jsonl", "{not json\n"), (), "not valid JSON"),
         (lambda d: d / "missing.txt", (), "does not exist"),

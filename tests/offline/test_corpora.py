@@ -14,6 +14,7 @@ from offline_assets.corpora import (
     Recipe,
     check_disjoint,
     quality_dir,
+    sharing_a_paragraph,
     split_sets,
     write_sets,
 )
@@ -70,6 +71,21 @@ def test_written_sets_have_the_beir_layout(tmp_path):
     sets = split_sets(recipe, ru_documents(50))
     write_sets(sets, tmp_path)
     check_built_set(tmp_path)
+
+
+def test_make_data_counts_the_pairs_sharing_a_positive_or_a_paragraph(tmp_path):
+    shared = "Общий абзац справки, который повторяют многие страницы этого раздела."
+    rows = [
+        {"query": "первый", "positive": f"Страница один.\n\n{shared}"},
+        {"query": "второй", "positive": f"Страница два.\n\n{shared}"},
+        {"query": "третий", "positive": "Страница три, своя."},
+        {"query": "ещё третий", "positive": "Страница три, своя."},
+        {"query": "четвёртый", "positive": "Страница четыре."},
+    ]
+    (tmp_path / "train.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
+    assert sharing_a_paragraph(tmp_path) == 4
 
 
 def check_built_set(folder: Path) -> None:
