@@ -260,12 +260,12 @@ def set_output_bias(encoder: Any, texts: list[str], terms: int) -> None:
 # Arithmetic
 
 
-def matmul_rate(device: str, seconds: float = 3.0) -> float:
-    """This machine's float32 matrix-product rate (flop/s): the best of repeated 2048^3 products."""
+def matmul_rate(device: str, seconds: float = 3.0, dtype: str = "float32") -> float:
+    """This machine's matrix-product rate (flop/s) in ``dtype``: the best of repeated 2048^3 products."""
     import torch
 
-    a = torch.randn(2048, 2048, device=device)
-    b = torch.randn(2048, 2048, device=device)
+    a = torch.randn(2048, 2048, device=device, dtype=getattr(torch, dtype))
+    b = torch.randn(2048, 2048, device=device, dtype=getattr(torch, dtype))
     best = 0.0
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
@@ -478,11 +478,6 @@ def child_finetune(settings: dict[str, Any]) -> dict[str, Any]:
         "step_s": step_s,
         "wall_s": wall,
     }
-    cuda = settings["device"].startswith("cuda")
-    if cuda:
-        import torch
-
-        figures["cuda_peak_gb"] = gb(torch.cuda.max_memory_allocated())
     return figures
 
 
@@ -565,6 +560,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         with PeakMemory() as peak:  # not ru_maxrss alone: a child starts with its parent's
             figures = CHILDREN[args.child](json.loads(args.child_args))
         figures["peak_rss_gb"] = gb(peak.peak)
+        import torch
+
+        if torch.cuda.is_initialized():  # the stage ran on the GPU: its peak there is the figure
+            figures["cuda_peak_gb"] = gb(torch.cuda.max_memory_allocated())
         print(json.dumps(figures))
         return figures
     quiet_libraries()
@@ -587,6 +586,20 @@ def run(args: argparse.Namespace, device: str, machine: dict[str, Any], work: Pa
     shapes = args.shapes
     rate = matmul_rate(device)
     console.print(f"float32 matrix products: {rate / 1e9:,.0f} GFLOP/s on {device} (the floor below)")
+    cuda = device.startswith("cuda")
+    # Training on a GPU runs in bf16: its floor is the bf16 rate.
+    train_rate = matmul_rate(device, dtype="bfloat16") if cuda else rate
+    if cuda:
+        console.print(f"bfloat16 matrix products: {train_rate / 1e9:,.0f} GFLOP/s (the training floor)")
+
+    def memory(result: dict[str, Any]) -> Any:
+        """The peak resident set; on a GPU, that and the GPU's peak allocation."""
+        return (
+            f"{result['peak_rss_gb']:.2f} / {result.get('cuda_peak_gb', 0.0):.2f}"
+            if cuda
+            else result["peak_rss_gb"]
+        )
+
     built = run_child("build", {"work": str(work), "shapes": asdict(shapes)}, args.threads)
     console.print(
         f"models (built in {built['build_s']:.0f} s, cached in {work}): source BERT "
@@ -613,6 +626,7 @@ def run(args: argparse.Namespace, device: str, machine: dict[str, Any], work: Pa
         "shapes": asdict(shapes),
         "built": built,
         "matmul_gflops": rate / 1e9,
+        "train_matmul_gflops": train_rate / 1e9,
     }
     rows: list[list[Any]] = []
     if not Path(common["strings"]).is_file() or "init" in args.stages:
@@ -643,7 +657,7 @@ def run(args: argparse.Namespace, device: str, machine: dict[str, Any], work: Pa
                     f"bridge ({backend}): {result['strings']:,} of {strings:,} strings",
                     result["embed_s"],
                     result["embed_s"] / result["floor_s"],
-                    result["peak_rss_gb"],
+                    memory(result),
                     f"all {strings:,} strings: {result['projected_all_s'] / 60:,.1f} min "
                     f"(+ load{' and ONNX export' if backend != 'torch' else ''} {result['load_s']:.0f} s)",
                 ]
@@ -662,7 +676,7 @@ def run(args: argparse.Namespace, device: str, machine: dict[str, Any], work: Pa
                 f"init, bridge cached: {result['new']:,} new rows x {shapes.source_hidden}",
                 result["wall_s"],
                 None,
-                result["peak_rss_gb"],
+                memory(result),
                 ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
                 + f"; similarity at {weights_s / (weights_flops / rate):.1f}x its floor",
             ]
@@ -701,8 +715,8 @@ def run(args: argparse.Namespace, device: str, machine: dict[str, Any], work: Pa
                 [
                     f"finetune {label}: batch {result['batch_size']} x {args.max_length}",
                     result["step_s"],
-                    result["step_s"] / (step_flops / rate),
-                    result["peak_rss_gb"],
+                    result["step_s"] / (step_flops / train_rate),
+                    memory(result),
                     f"s per step; one epoch of MIRACL-ar train ({MIRACL_AR_TRAIN_QUERIES:,} queries): "
                     f"{epoch / 3600:,.1f} h",
                 ]
@@ -732,14 +746,14 @@ def run(args: argparse.Namespace, device: str, machine: dict[str, Any], work: Pa
                 f"export: {result['documents']:,} passages of {result['mean_tokens']:.0f} pieces",
                 result["seconds"],
                 result["seconds"] / (flops / rate),
-                result["peak_rss_gb"],
+                memory(result),
                 f"{result['docs_per_s']:.2f} docs/s; 100k: {result['projected_100k_s'] / 3600:,.1f} h; "
                 f"MIRACL-ar's {MIRACL_AR_PASSAGES:,}: {result['projected_miracl_ar_s'] / 3600:,.0f} h",
             ]
         )
     table(
         f"the pipeline at {shapes.name} shapes on {device} (each stage in its own process)",
-        ["stage", "wall s", "x floor", "peak RSS GB", "projection / detail"],
+        ["stage", "wall s", "x floor", "peak RSS / GPU GB" if cuda else "peak RSS GB", "projection / detail"],
         rows,
     )
     console.print(
