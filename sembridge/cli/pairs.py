@@ -126,7 +126,10 @@ def pairs(
     rows += [(f"dropped: {reason}", f"{count:,}") for reason, count in sorted(summary.dropped.items())]
     if summary.sharing_a_paragraph:
         rows.append(
-            ("sharing a paragraph (train with --paragraph-groups)", f"{summary.sharing_a_paragraph:,}")
+            (
+                "sharing a positive or paragraph (train with --paragraph-groups)",
+                f"{summary.sharing_a_paragraph:,}",
+            )
         )
     print_summary_table(f"Wrote {summary.written:,} pairs to {output}", rows)
 

@@ -259,7 +259,7 @@ def test_shared_paragraphs_are_counted_or_dropped(tmp_path):
         "Сохранение файла",
     ]  # the first is kept
     result = invoke(source, "-o", out, "--format", "titled", "--mode", "title", "--overwrite")
-    assert result.exit_code == 0 and "sharing a paragraph" in result.output
+    assert result.exit_code == 0 and "sharing a positive or paragraph" in result.output
     result = invoke(
         source,
         "-o",
