@@ -37,7 +37,7 @@ float32 matrix-product rate of this machine, measured in the same process before
 
     python benchmarks/bench_paper_scale.py                       # every stage, paper shapes (~1 CPU hour)
     python benchmarks/bench_paper_scale.py --stages bridge init  # some stages
-    python benchmarks/bench_paper_scale.py --quick               # tiny shapes, the same code, a minute
+    python benchmarks/bench_paper_scale.py --quick               # tiny shapes, the same code, about 2 minutes
     python benchmarks/bench_paper_scale.py --device cuda --export-docs 100000   # make bench-gpu
 """
 

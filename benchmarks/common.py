@@ -212,7 +212,7 @@ def resolve_device(name: str) -> str:
 def base_parser(description: str, device: bool = True) -> argparse.ArgumentParser:
     """An argument parser with the options every script shares: --quick, --json, --device."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--quick", action="store_true", help="small sizes that finish in under a minute")
+    parser.add_argument("--quick", action="store_true", help="small sizes that finish in a minute or two")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     if device:
         parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")

@@ -4,7 +4,7 @@ Each script prints its own tables; a separate process per script keeps its peak 
 The scripts print figures, never pass/fail: this exits non-zero only when a script crashed.
 
     python benchmarks/run_all.py                      # full sizes (long: see README "Performance")
-    python benchmarks/run_all.py --quick              # each script in under a minute
+    python benchmarks/run_all.py --quick              # each script in a minute or two
     python benchmarks/run_all.py --device cuda --only weights bridge
     python benchmarks/run_all.py --quick --json-dir bench-out
 """
@@ -38,7 +38,7 @@ SCRIPTS = {
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (each script under a minute)")
+    parser.add_argument("--quick", action="store_true", help="small sizes (each script in a minute or two)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda, passed to every script (default: cpu)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads, passed to every script")
     parser.add_argument("--only", nargs="+", choices=list(SCRIPTS), default=None, help="run only these")
