@@ -59,7 +59,7 @@ from sembridge.data.make_pairs import (
     title_pairs,
     truncate,
 )
-from sembridge.data.pairs import paragraph_groups
+from sembridge.data.pairs import sharing_a_paragraph as count_sharing
 from sembridge.errors import SembridgeError
 
 logger = logging.getLogger("sembridge")
@@ -725,7 +725,7 @@ def sharing_a_paragraph(folder: Path) -> int:
     """Training pairs of ``folder`` whose positive is equal to, or shares a paragraph with, another's."""
     with open(folder / "train.jsonl", encoding="utf-8") as handle:
         positives = [json.loads(line)["positive"] for line in handle if line.strip()]
-    return sum(size for size in Counter(paragraph_groups(positives)).values() if size > 1)
+    return count_sharing(positives)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from sembridge.data.columns import BODY_NAMES, KEYWORD_NAMES, TITLE_NAMES, pick_text, pick_value
-from sembridge.data.pairs import paragraph_groups, shared_text_keys
+from sembridge.data.pairs import shared_text_keys, sharing_a_paragraph
 from sembridge.data.readers import read_file, read_lines
 from sembridge.errors import SembridgeError
 from sembridge.io import check_output_file
@@ -498,7 +498,6 @@ def make_pairs(
             hint=_no_pair_hint(mode, pair_filter),
         )
     write_pairs_jsonl(((pair.query, pair.positive) for pair in kept), output)
-    group_sizes = Counter(paragraph_groups([pair.positive for pair in kept]))
     return PairsSummary(
         output=output,
         files=len(inputs),
@@ -507,7 +506,7 @@ def make_pairs(
         written=len(kept),
         by_kind=dict(Counter(pair.kind for pair in kept)),
         dropped=dict(dropped),
-        sharing_a_paragraph=sum(size for size in group_sizes.values() if size > 1),
+        sharing_a_paragraph=sharing_a_paragraph([pair.positive for pair in kept]),
     )
 
 

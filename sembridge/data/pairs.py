@@ -203,6 +203,14 @@ def paragraph_groups(texts: Sequence[str]) -> list[int]:
     return [numbers.setdefault(root(i), len(numbers)) for i in range(len(texts))]
 
 
+def sharing_a_paragraph(texts: Sequence[str]) -> int:
+    """How many of ``texts`` are equal to, or share a paragraph with, another of them."""
+    sizes: dict[int, int] = {}
+    for group in paragraph_groups(texts):
+        sizes[group] = sizes.get(group, 0) + 1
+    return sum(size for size in sizes.values() if size > 1)
+
+
 def numbered_negatives(columns: Iterable[str]) -> list[str]:
     """``negative_1``, ``negative_2``, ... as far as they run without a gap, in order."""
     present = set(columns)
