@@ -52,6 +52,16 @@ def align(
         ),
     ],
     output: OutputDir,
+    pairs: Annotated[
+        str | None,
+        typer.Option(
+            "--pairs",
+            help="Monolingual query-positive pairs (as finetune --data reads them) trained with "
+            "InfoNCE + FLOPs beside the alignment; each batch comes from one of the two sets, in "
+            "proportion to their sizes.",
+            rich_help_panel=ALIGN,
+        ),
+    ] = None,
     eval_data: Annotated[
         str | None,
         typer.Option("--eval-data", help="Evaluation pairs, as finetune --eval-data reads them."),
@@ -80,7 +90,7 @@ def align(
     config = FinetuneConfig(**values)
     options = AlignOptions(**settings_of(AlignOptions, settings))
     run_and_report(
-        lambda: run_align(model, parallel, output, config, options, eval_data=eval_data),
+        lambda: run_align(model, parallel, output, config, options, pairs=pairs, eval_data=eval_data),
         output,
         config,
         json_output,

@@ -20,6 +20,12 @@ teacher's vocabulary; here the student's vocabulary is larger (or different), so
 the shared columns only. It runs inside ``SpladeLoss`` with the two FLOPs terms (target side as
 the query, English side as the document) and trains with :func:`~sembridge.training.finetune`'s
 trainer, so batches, schedule, checkpoints and reports are the fine-tuning ones.
+
+With monolingual ``pairs`` beside the parallel text, the two are trained together, as MILCO
+mixes its alignment with contrastive training: every batch is drawn from one of the two sets, in
+proportion to their sizes (sentence-transformers' multi-dataset training), the parallel batches
+with the alignment loss and the pairs' batches with ``finetune``'s InfoNCE (in-batch negatives,
+and the mined ones a pairs file holds), each inside ``SpladeLoss`` with the same FLOPs weights.
 """
 
 from __future__ import annotations
@@ -274,6 +280,7 @@ def align(
     config: FinetuneConfig | None = None,
     options: AlignOptions | None = None,
     *,
+    pairs: Dataset | str | Path | None = None,
     eval_data: Dataset | str | Path | None = None,
     callbacks: Sequence[Any] = (),
 ) -> FinetuneResult:
@@ -287,17 +294,22 @@ def align(
         config: the fine-tuning settings (:class:`~sembridge.training.FinetuneConfig`: steps,
             batch, learning rate, FLOPs weights, checkpoints); ``config.loss`` is not used.
         options: the teacher, the loss and its English weight, the parallel fields.
+        pairs: optional monolingual query-positive pairs (a Dataset, or what
+            :func:`~sembridge.data.load_pairs` reads), trained with InfoNCE + FLOPs beside the
+            alignment (module docstring).
         eval_data: optional evaluation pairs, as :func:`~sembridge.training.finetune` takes them.
 
     The output is a model folder like ``finetune``'s; its ``sembridge_finetune.json`` names the
-    loss (``SpladeLoss(SparseAlignLoss)``).
+    loss (``SpladeLoss(SparseAlignLoss)``; with ``pairs``, ``align: SpladeLoss(SparseAlignLoss),
+    pairs: SpladeLoss(SparseMultipleNegativesRankingLoss)``).
     """
     from datasets import Dataset
 
+    from sembridge.data import load_pairs, validate_pairs
     from sembridge.device import resolve_device
     from sembridge.io import check_output_dir
     from sembridge.loading import load_sparse_encoder, load_tokenizer
-    from sembridge.training.losses import check_loss_settings
+    from sembridge.training.losses import build_loss, check_loss_settings
     from sembridge.training.trainer import finetune
 
     config = config or FinetuneConfig()
@@ -315,8 +327,19 @@ def align(
                 hint="leave it out (the English teacher is AlignOptions.teacher)",
             )
     check_loss_settings(config.query_reg, config.doc_reg, config.temperature)
-    inputs = {"model": model, "parallel text": parallel if isinstance(parallel, (str, Path)) else None}
+    inputs = {
+        "model": model,
+        "parallel text": parallel if isinstance(parallel, (str, Path)) else None,
+        "pairs": pairs if isinstance(pairs, (str, Path)) else None,
+    }
     check_output_dir(output_dir, config.overwrite, inputs)  # before the teacher encodes anything
+    monolingual = (
+        load_pairs(pairs)
+        if isinstance(pairs, (str, Path))
+        else validate_pairs(pairs, "pairs")
+        if pairs is not None
+        else None
+    )
     pairs = (
         read_parallel(parallel, options)
         if isinstance(parallel, (str, Path))
@@ -366,4 +389,20 @@ def align(
             query_regularizer_weight=config.query_reg,
         )
 
-    return finetune(model, dataset, output_dir, config, eval_data=eval_data, callbacks=callbacks, loss=loss)
+    if monolingual is None:
+        return finetune(
+            model, dataset, output_dir, config, eval_data=eval_data, callbacks=callbacks, loss=loss
+        )
+
+    def contrastive(encoder: SparseEncoder) -> nn.Module:  # finetune's own InfoNCE + FLOPs
+        return build_loss(encoder, config.query_reg, config.doc_reg, config.temperature)
+
+    return finetune(
+        model,
+        {"align": dataset, "pairs": monolingual},
+        output_dir,
+        config,
+        eval_data=eval_data,
+        callbacks=callbacks,
+        loss={"align": loss, "pairs": contrastive},
+    )

@@ -77,7 +77,9 @@ OPTIMISATION_FIELDS = (
 )
 
 
-def run_settings(config: FinetuneConfig, train: Dataset, world_size: int) -> dict[str, Any]:
+def run_settings(
+    config: FinetuneConfig, train: Dataset | Mapping[str, Dataset], world_size: int
+) -> dict[str, Any]:
     """The settings of this run that shape the optimisation, keyed by their command-line flag.
 
     The flags are read from ``FinetuneConfig``'s declarations (:mod:`sembridge.flags`); the token
@@ -89,7 +91,12 @@ def run_settings(config: FinetuneConfig, train: Dataset, world_size: int) -> dic
         "doc_max_length": config.document_length,
     }
     settings: dict[str, Any] = {flag_name(FinetuneConfig, name): values[name] for name in OPTIMISATION_FIELDS}
-    settings.update({"processes": world_size, "precision": config.precision, "data": data_fingerprint(train)})
+    data = (
+        {name: data_fingerprint(part) for name, part in train.items()}
+        if isinstance(train, Mapping)
+        else data_fingerprint(train)
+    )  # several named training sets: each one's fingerprint
+    settings.update({"processes": world_size, "precision": config.precision, "data": data})
     return settings
 
 

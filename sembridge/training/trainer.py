@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -117,14 +117,32 @@ def check_precision(config: FinetuneConfig) -> None:
         raise SembridgeError("this GPU does not support bf16", hint="use --fp16 instead")
 
 
-def _as_dataset(data: Any, options: DataOptions | None, name: str) -> Dataset:
+def _as_dataset(data: Any, options: DataOptions | None, name: str) -> Any:
+    """``data`` as checked pairs: a Dataset, or a dict of named ones (several training sets, each
+    with its own loss: ``finetune(loss={name: ...})``)."""
     from datasets import Dataset
 
+    if isinstance(data, Mapping):
+        if not data:
+            raise SembridgeError(f"{name} data is an empty dict of datasets", hint="give at least one")
+        return {str(key): _as_dataset(part, options, f"{name} '{key}'") for key, part in data.items()}
     if isinstance(data, Dataset):
         return validate_pairs(data, name)
     if isinstance(data, (str, Path)):
         return load_pairs(data, options)
     raise SembridgeError(f"{name} data must be a datasets.Dataset or a path, got {type(data).__name__}")
+
+
+def each(data: Any, function: Any) -> Any:
+    """``function`` applied to a Dataset, or to every Dataset of a dict of named ones."""
+    return (
+        {key: function(part) for key, part in data.items()} if isinstance(data, Mapping) else function(data)
+    )
+
+
+def parts(data: Any) -> list[Dataset]:
+    """The Datasets of ``data`` (one, or the values of a dict of named ones)."""
+    return list(data.values()) if isinstance(data, Mapping) else [data]
 
 
 def _scored_by_teacher(train: Dataset, config: FinetuneConfig, model: Any) -> Dataset:
@@ -166,11 +184,23 @@ def teacher_scores_for(dataset: Dataset, config: FinetuneConfig, name: str) -> D
 
 
 def _describe_loss(loss: Any) -> str | None:
-    """The loss module and its base loss, by class name (``SpladeLoss(SparseDistillKLDivLoss)``)."""
+    """The loss module and its base loss, by class name (``SpladeLoss(SparseDistillKLDivLoss)``);
+    with one loss per training set, ``name: ...`` for each, joined by commas."""
     if loss is None:
         return None
+    if isinstance(loss, Mapping):
+        return ", ".join(f"{name}: {_describe_loss(part)}" for name, part in loss.items())
     base = getattr(loss, "loss", None)
     return f"{type(loss).__name__}({type(base).__name__})" if base is not None else type(loss).__name__
+
+
+def _loss_module(loss: Any, encoder: SparseEncoder) -> torch.nn.Module:
+    """``loss`` as a module: itself, or what a function of the loaded model returns."""
+    if not isinstance(loss, torch.nn.Module):
+        loss = loss(encoder)
+        if not isinstance(loss, torch.nn.Module):
+            raise SembridgeError(f"loss= must give a torch module, got {type(loss).__name__}")
+    return loss
 
 
 def _has_flops_weights(loss: Any) -> bool:
@@ -424,14 +454,22 @@ def prepare(
         _as_dataset(eval_data, eval_data_options or data_options, "eval") if eval_data is not None else None
     )
     if config.teacher is not None:
-        train = _scored_by_teacher(train, config, model)
-    train = teacher_scores_for(train, config, "train")
-    _info("1. training pairs: %s (%s)", f"{len(train):,}", ", ".join(train.column_names))
+        train = each(train, lambda part: _scored_by_teacher(part, config, model))
+    train = each(train, lambda part: teacher_scores_for(part, config, "train"))
+    if isinstance(train, Mapping) and config.paragraph_groups:
+        raise SembridgeError(
+            "paragraph groups sample one training set, and this run has several",
+            hint="leave out --paragraph-groups",
+        )
+    for name, part in train.items() if isinstance(train, Mapping) else [("", train)]:
+        _info("1. training pairs%s: %s (%s)", f" '{name}'" if name else "", f"{len(part):,}",
+              ", ".join(part.column_names))  # fmt: skip
     if evaluation is not None:
         _info("   evaluation pairs: %s", f"{len(evaluation):,}")
     processes = launched_processes()
     if is_main_process():  # under torchrun, every process reads its share of one batch
-        warn_small_data(len(train), config.batch_size * processes)
+        for part in parts(train):
+            warn_small_data(len(part), config.batch_size * processes)
     prepared = _Prepared(
         config=config,
         output_dir=output_dir,
@@ -483,7 +521,8 @@ def build_trainer(
     config, checkpoint_dir = prepared.config, prepared.checkpoint_dir
     encoder = load_encoder(model, "cpu", logits_budget=DEFAULT_LOGITS_BUDGET, require_splade=True)
     inference_lengths = length_settings(encoder)
-    router_mapping = apply_lengths(encoder, config, prepared.train.column_names)
+    columns = dict.fromkeys(name for part in parts(prepared.train) for name in part.column_names)
+    router_mapping = apply_lengths(encoder, config, list(columns))
     _info(
         "2. model: %s (query length %d, document length %d)",
         model,
@@ -500,7 +539,15 @@ def build_trainer(
     world_size = max(int(args.world_size), 1)
     is_main = args.process_index == 0
     gather = config.gather_across_devices if config.gather_across_devices is not None else world_size > 1
-    if loss is None:
+    if isinstance(loss, Mapping):  # one loss per named training set
+        if not isinstance(prepared.train, Mapping) or set(loss) != set(prepared.train):
+            names = sorted(prepared.train) if isinstance(prepared.train, Mapping) else ["one Dataset"]
+            raise SembridgeError(
+                f"loss= names {sorted(loss)}, the training data {names}",
+                hint="give one loss for each named training set",
+            )
+        loss = {name: _loss_module(part, encoder) for name, part in loss.items()}
+    elif loss is None:  # config.loss, for every training set when there are several
         loss = build_loss(
             encoder,
             config.query_reg,
@@ -513,10 +560,8 @@ def build_trainer(
             cached=config.cached,
             mini_batch_size=config.mini_batch_size,
         )
-    elif not isinstance(loss, torch.nn.Module):
-        loss = loss(encoder)  # a function of the loaded model
-        if not isinstance(loss, torch.nn.Module):
-            raise SembridgeError(f"loss= must give a torch module, got {type(loss).__name__}")
+    else:
+        loss = _loss_module(loss, encoder)
     if prepared.remove_old and is_main:
         _info("removing the checkpoints of an earlier run in %s", checkpoint_dir)
         remove_checkpoints(checkpoint_dir)
@@ -536,12 +581,17 @@ def build_trainer(
         model=encoder,
         args=args,
         train_dataset=prepared.train,
-        eval_dataset=_for_eval_loss(evaluation, config),
+        # With one loss per training set the evaluation pairs are scored by the retrieval evaluator only.
+        eval_dataset=None if isinstance(loss, Mapping) else _for_eval_loss(evaluation, config),
         loss=loss,
         evaluator=_ir_evaluator(evaluation, config.batch_size) if evaluation is not None else None,
         callbacks=[
             # The FLOPs weights' warm-up, for a loss that has them (SpladeLoss and its cached twin).
-            *([build_regularizer_warmup(loss, config.reg_warmup_ratio)] if _has_flops_weights(loss) else []),
+            *[
+                build_regularizer_warmup(part, config.reg_warmup_ratio)
+                for part in (loss.values() if isinstance(loss, Mapping) else [loss])
+                if _has_flops_weights(part)
+            ],
             regularizer_weights_in_history(),
             *callbacks,
         ],
@@ -550,7 +600,7 @@ def build_trainer(
     decay_names = set(trainer.get_decay_parameter_names(trainer.model))
     resume_settings.decay_params = {id(p) for n, p in trainer.model.named_parameters() if n in decay_names}
     trainer.add_callback(resume_settings)
-    sample_queries, sample_documents = _stats_sample(prepared.train, config.stats_sample_size)
+    sample_queries, sample_documents = _stats_sample(parts(prepared.train)[0], config.stats_sample_size)
     stats_before = None
     if is_main and prepared.resume_from is None:
         stats_before = measure_sparsity(
@@ -638,8 +688,8 @@ def write(
         "output": str(prepared.output_dir),
         "data": {
             "train": prepared.train_source or "<Dataset>",
-            "train_pairs": len(train_data),
-            "columns": train_data.column_names,
+            "train_pairs": sum(len(part) for part in parts(train_data)),
+            "columns": each(train_data, lambda part: part.column_names),
             "eval": str(eval_data) if isinstance(eval_data, (str, Path)) else None,
             "eval_pairs": len(evaluation) if evaluation is not None else 0,
         },
@@ -698,7 +748,10 @@ def finetune(
     Args:
         model: a SparseEncoder folder (as ``sembridge init`` writes it), a hub id, or a SparseEncoder.
         train_data: a Dataset with columns query, positive[, negative], or a file, folder or hub
-            dataset id read with :func:`~sembridge.data.load_pairs` and ``data_options``.
+            dataset id read with :func:`~sembridge.data.load_pairs` and ``data_options``; or a
+            dict of named ones: every batch is drawn from one of them, in proportion to their
+            sizes (sentence-transformers' multi-dataset training, as ``sembridge align --pairs``
+            uses it), scored by ``loss`` (one for all, or a dict with the same names).
         output_dir: the folder to write; refused if it exists unless ``config.overwrite``.
         config: hyper-parameters and run settings (:class:`FinetuneConfig`).
         eval_data: optional evaluation pairs (same forms as ``train_data``): evaluation loss and
@@ -707,9 +760,9 @@ def finetune(
         callbacks: extra ``transformers.TrainerCallback`` objects.
         loss: any sentence-transformers sparse loss instead of the one ``config.loss`` names: a
             loss module built on ``model`` (a SparseEncoder), or a function that takes the loaded
-            SparseEncoder and returns one. The trainer's own settings (batches, schedule,
-            checkpoints, reports) apply as they are; a ``SpladeLoss`` gets the FLOPs weights'
-            warm-up (``config.reg_warmup_ratio``).
+            SparseEncoder and returns one; or a dict of these, one per named training set. The
+            trainer's own settings (batches, schedule, checkpoints, reports) apply as they are;
+            each ``SpladeLoss`` gets the FLOPs weights' warm-up (``config.reg_warmup_ratio``).
 
     The steps are :func:`prepare`, :func:`build_trainer`, :func:`train` and :func:`write`.
     Under ``torchrun`` every process calls this; only the first writes the output.

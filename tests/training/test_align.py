@@ -167,6 +167,42 @@ def test_align_pulls_translations_to_the_teacher_and_keeps_english(
 
 
 @pytest.mark.e2e
+def test_align_with_pairs_trains_the_alignment_and_infonce_together(extended_model, pairs, tmp_path):
+    """``pairs``: batches of monolingual pairs (InfoNCE + FLOPs) beside the parallel batches, in
+    proportion to the two sets' sizes; one epoch is both sets' batches."""
+    from datasets import Dataset
+
+    from offline_assets.corpora import quality_dir
+    from sembridge.data import load_pairs
+
+    train = quality_dir("ru") / "train.jsonl"
+    if not train.is_file():
+        message = f"the Russian training pairs are not built ({train}): run `make data`"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+    monolingual = load_pairs(train).select(range(40))
+    config = FinetuneConfig(epochs=1, batch_size=16, learning_rate=5e-4, query_reg=0.01, doc_reg=0.01,
+                            show_progress=False)  # fmt: skip
+    out = tmp_path / "aligned-mixed"
+    result = align(extended_model, pairs, out, config, pairs=monolingual)
+    # 96 parallel pairs and 40 monolingual ones in batches of 16: 6 + 3 batches (the last one short).
+    assert result.written and result.global_step == 6 + 3
+    report = json.loads((out / "sembridge_finetune.json").read_text(encoding="utf-8"))
+    assert report["loss"] == (
+        "align: SpladeLoss(SparseAlignLoss), pairs: SpladeLoss(SparseMultipleNegativesRankingLoss)"
+    )
+    assert report["data"]["train_pairs"] == 96 + 40
+    assert report["data"]["columns"] == {
+        "align": ["query", "positive", "label"],
+        "pairs": ["query", "positive"],
+    }
+    alone = align(extended_model, pairs, tmp_path / "aligned-alone", config)
+    assert alone.global_step == 6
+    with pytest.raises(SembridgeError, match="no training pairs|no query|columns"):
+        align(extended_model, pairs, tmp_path / "bad", config, pairs=Dataset.from_dict({"text": ["a"]}))
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.e2e
 def test_cli_align(extended_model, ru_parallel, pairs, tmp_path, capsys):
     from sembridge.cli.app import main
 
@@ -189,6 +225,16 @@ def test_cli_align(extended_model, ru_parallel, pairs, tmp_path, capsys):
     with pytest.raises(SystemExit) as missing:  # the default fields are not in this file
         main(["align", "-m", str(extended_model), "-p", str(data), "-o", str(tmp_path / "x"), "--quiet"])
     assert missing.value.code == 1 and "no field 'english'" in capsys.readouterr().err
+    mono = tmp_path / "pairs.jsonl"  # --pairs: monolingual pairs trained beside the alignment
+    mono.write_text("".join(json.dumps({"query": t, "positive": f"{t}. {e}"}, ensure_ascii=False) + "\n"
+                            for e, t in pairs[32:64]), encoding="utf-8")  # fmt: skip
+    mixed = tmp_path / "cli-mixed"
+    try:
+        main([*argv, "-o", str(mixed), "--pairs", str(mono)])
+    except SystemExit as exit_info:
+        assert exit_info.code in (0, None), capsys.readouterr().err
+    report = json.loads((mixed / "sembridge_finetune.json").read_text(encoding="utf-8"))
+    assert report["loss"].startswith("align: ") and report["data"]["train_pairs"] == 32 + 32
     with pytest.raises(SystemExit) as usage:
         main([*argv[:7], "--align-loss", "l1", "-o", str(tmp_path / "y")])
     assert usage.value.code == 2 and not (tmp_path / "y").exists()

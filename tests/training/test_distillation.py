@@ -160,3 +160,46 @@ def test_any_sparse_loss_can_be_given_from_python(splade_tiny, tmp_path, en_pair
     assert report["loss"] == "SpladeLoss(Recording)"
     with pytest.raises(SembridgeError, match="loss= must give a torch module, got str"):
         finetune(str(splade_tiny), data, tmp_path / "out2", config, loss=lambda model: "kl")
+
+
+def test_several_training_sets_train_with_one_loss_each(splade_tiny, tmp_path, en_pairs):
+    """``finetune({name: data}, loss={name: loss})``: each batch comes from one set and is scored
+    by that set's loss (sentence-transformers' multi-dataset training)."""
+    from datasets import Dataset
+    from sentence_transformers.sparse_encoder.losses import SparseMultipleNegativesRankingLoss, SpladeLoss
+
+    calls: list[str] = []
+
+    def recording(name):
+        class Recording(SparseMultipleNegativesRankingLoss):
+            def compute_loss_from_embeddings(self, embeddings, labels):
+                calls.append(name)
+                return super().compute_loss_from_embeddings(embeddings, labels)
+
+        return lambda model: SpladeLoss(model, loss=Recording(model), document_regularizer_weight=0.0,
+                                        query_regularizer_weight=0.0)  # fmt: skip
+
+    def dataset(rows):
+        return Dataset.from_dict({"query": [q for q, _ in rows], "positive": [p for _, p in rows]})
+
+    data = {"first": dataset(en_pairs[:24]), "second": dataset(en_pairs[24:32])}
+    config = FinetuneConfig(
+        epochs=1, batch_size=8, max_length=32, device="cpu", logging_steps=1, save_steps=1000,
+        stats_sample_size=8, show_progress=False,
+    )  # fmt: skip
+    result = finetune(str(splade_tiny), data, tmp_path / "out", config,
+                      loss={"first": recording("first"), "second": recording("second")})  # fmt: skip
+    assert result.global_step == 3 + 1 and sorted(calls) == ["first"] * 3 + ["second"]
+    report = json.loads((tmp_path / "out" / "sembridge_finetune.json").read_text(encoding="utf-8"))
+    assert report["loss"] == "first: SpladeLoss(Recording), second: SpladeLoss(Recording)"
+    assert report["data"]["train_pairs"] == 32
+    with pytest.raises(
+        SembridgeError, match=r"loss= names \['first'\], the training data \['first', 'second'\]"
+    ):
+        finetune(str(splade_tiny), data, tmp_path / "out2", config, loss={"first": recording("first")})
+    assert (
+        finetune(str(splade_tiny), data, tmp_path / "one-loss", config).global_step == 4
+    )  # config.loss for both
+    with pytest.raises(SembridgeError, match="paragraph groups sample one training set"):
+        finetune(str(splade_tiny), data, tmp_path / "out4", FinetuneConfig(paragraph_groups=True))
+    assert not any((tmp_path / name).exists() for name in ("out2", "out4"))
