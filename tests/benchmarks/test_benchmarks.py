@@ -228,22 +228,25 @@ def test_quality_benchmark_quick(tmp_path: Path) -> None:
 
 
 def test_quality_benchmark_with_mined_negatives_and_distillation(tmp_path: Path) -> None:
-    """The recipe's rows: negatives mined on the training pairs, a distillation loss, the dev split
-    kept apart from training, and the time of each run."""
+    """The recipe's rows (``--recipe``, two of its settings shortened): negatives mined on the
+    training pairs, a distillation loss, the dev split kept apart from training, and the time of
+    each run."""
     from offline_assets.corpora import quality_dir
 
     if not (quality_dir("ru") / "train.jsonl").is_file():
         pytest.skip("the Russian training and test sets are not built: run `make data`")
-    args = ("--dev", "--inits", "sembridge-extend", "--steps", "2", "--points", "1", "--no-baselines")
-    recipe = ("--negatives", "1", "--loss", "infonce+kl", "--query-reg", "0.01", "--doc-reg", "0.01")
-    figures = run_script("bench_quality.py", tmp_path, *args, *recipe, timeout=1800)
+    args = ("--dev", "--recipe", "--steps", "2", "--points", "1", "--negatives", "1", "--no-baselines")
+    figures = run_script("bench_quality.py", tmp_path, *args, timeout=1800)
     assert figures["dev"] is True
-    assert {k: figures["settings"][k] for k in ("loss", "negatives", "query_reg")} == {
-        "loss": "infonce+kl",
-        "negatives": 1,
+    assert {k: figures["settings"][k] for k in ("loss", "negatives", "query_reg", "doc_reg", "steps")} == {
+        "loss": "infonce+kl",  # from --recipe
+        "negatives": 1,  # the flags given beside it
         "query_reg": 0.01,
+        "doc_reg": 0.01,
+        "steps": 2,
     }
     result = figures["languages"]["ru"]
+    assert set(result["curves"]) == {"sembridge-extend"}  # the recipe's start
     assert [point["step"] for point in result["curves"]["sembridge-extend"]] == [0, 2]
     assert 0.0 < result["curves"]["sembridge-extend"][-1]["nDCG@10"] <= 1.0
     assert result["run_seconds"]["sembridge-extend"] > 0
