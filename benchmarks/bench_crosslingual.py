@@ -12,6 +12,10 @@ whose Russian page comes first.
     python benchmarks/bench_crosslingual.py --work-dir runs       # the table of docs/results.md
     python benchmarks/bench_crosslingual.py --langs ru zh ko ar hi --align-pairs 0 --index-check
     python benchmarks/bench_crosslingual.py --quick              # ru only, 64 pairs, a few minutes
+    python benchmarks/bench_crosslingual.py --work-dir runs --mix-pairs 3000   # align --pairs too
+
+`--mix-pairs N` adds a model aligned with N of each language's monolingual training pairs trained
+beside the parallel text (`sembridge align --pairs`: InfoNCE batches among the alignment's).
 
 Models kept in ``--work-dir`` (``multi-<langs>``, ``multi-<langs>-aligned-<N>``) are reused.
 """
@@ -81,13 +85,20 @@ def main() -> None:
     )
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--reg", type=float, default=0.01, help="both FLOPs weights of align")
+    parser.add_argument(
+        "--mix-pairs",
+        type=int,
+        default=0,
+        help="also align with this many monolingual training pairs per language beside the parallel "
+        "text (align --pairs; 0: not)",
+    )
     parser.add_argument("--index-check", action="store_true", help="also the one-index check (needs ru)")
     parser.add_argument(
         "--work-dir", type=Path, default=None, help="keep the models here (default: a temp dir)"
     )
     args = parser.parse_args()
     if args.quick:
-        args.langs, args.align_pairs = ["ru"], 64
+        args.langs, args.align_pairs, args.mix_pairs = ["ru"], 64, min(args.mix_pairs, 64)
     apply_threads(args.threads)
     quiet_libraries()
     figures: dict[str, Any] = {
@@ -100,6 +111,7 @@ def main() -> None:
     from offline_assets.corpora import quality_dir
     from offline_assets.crosslingual import crosslingual_dir
     from offline_assets.parallel import parallel_path
+    from sembridge.data import load_pairs
     from sembridge.evaluation import evaluate
     from sembridge.init.pipeline import InitConfig, initialize
     from sembridge.training import FinetuneConfig
@@ -138,6 +150,30 @@ def main() -> None:
             figures["align_seconds"] = round(time.perf_counter() - started, 1)
         figures["align_pairs"] = len(pairs)
         models["aligned"] = aligned
+    if args.align_pairs and args.mix_pairs:
+        mixed = work / f"{multi.name}-aligned-{args.align_pairs}-pairs-{args.mix_pairs}"
+        monolingual = []
+        for lang in args.langs:
+            train = load_pairs(quality_dir(lang) / "train.jsonl")  # training pairs only, never a test page
+            rows = list(zip(train["query"], train["positive"], strict=True))
+            random.Random(0).shuffle(rows)
+            monolingual += rows[: args.mix_pairs]
+        random.Random(2).shuffle(monolingual)
+        if not (mixed / "sembridge_finetune.json").is_file():  # a model kept in --work-dir is reused
+            from datasets import Dataset
+
+            data = Dataset.from_dict(
+                {"query": [q for q, _ in monolingual], "positive": [p for _, p in monolingual]}
+            )
+            config = FinetuneConfig(
+                epochs=1, batch_size=32, learning_rate=args.lr, query_reg=args.reg, doc_reg=args.reg,
+                device=args.device, overwrite=True, show_progress=False,
+            )  # fmt: skip
+            started = time.perf_counter()
+            align(multi, pairs, mixed, config, pairs=data)
+            figures["mixed_seconds"] = round(time.perf_counter() - started, 1)
+        figures["mix_pairs"] = len(monolingual)
+        models["aligned + pairs"] = mixed
 
     sets = ["en"] + [f"{a}-{b}" for lang in crossing for a, b in (("en", lang), (lang, "en"))]
     rows, results = [], {}

