@@ -1,6 +1,6 @@
 """Cross-lingual quality: one --extend model for several languages, zero-shot and after `sembridge align`.
 
-For the languages given (default ru, zh, ko: those with cross-lingual test sets), it builds one
+For the languages given (default ru, zh, ko; ar's sets come from the Debian handbook), it builds one
 model (`sembridge init --extend -t <each language's WordPiece-8k>`, SemBridge with e5-small,
 alpha 4), aligns it on each language's parallel UI strings (`--align-pairs` per language, one
 epoch), and evaluates both on the cross-lingual sets of `make data` (en, en-<L>, <L>-en) and on
@@ -119,7 +119,7 @@ def main() -> None:
 
     if not (crosslingual_dir("en") / "queries.jsonl").is_file():
         raise SystemExit(f"{crosslingual_dir('en')} is not built: run `make data`")
-    # Languages with cross-lingual sets (Hindi and Arabic have none yet: offline_assets.crosslingual).
+    # Languages with cross-lingual sets (Hindi has none yet: offline_assets.crosslingual).
     crossing = [lang for lang in args.langs if (crosslingual_dir(f"en-{lang}") / "queries.jsonl").is_file()]
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="sembridge-crosslingual-"))
     work.mkdir(parents=True, exist_ok=True)

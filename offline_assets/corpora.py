@@ -75,7 +75,8 @@ DEBIAN_PACKAGES: dict[str, tuple[str, ...]] = {
         for code, folder in (("ru", "ru"), ("zh-cn", "zh-CN"), ("ko", "ko"), ("hi", "hi"), ("en-us", "en-US"))
     },
     "debian-handbook": tuple(
-        f"usr/share/doc/debian-handbook/html/{folder}" for folder in ("ru-RU", "ar-MA", "zh-CN", "ko-KR")
+        f"usr/share/doc/debian-handbook/html/{folder}"
+        for folder in ("ru-RU", "ar-MA", "zh-CN", "ko-KR", "en-US")  # en-US: the cross-lingual sets
     ),
     **{f"debian-faq-{code}": (f"usr/share/doc/debian/FAQ/{code}",) for code in ("ru", "zh-cn", "ko")},
     "gnome-user-docs": tuple(f"usr/share/help/{folder}/gnome-help" for folder in ("ru", "zh_CN", "ko")),
@@ -148,7 +149,7 @@ RECIPES: dict[str, Recipe] = {
         cloze_per_paragraph=8,
     ),
 }
-_HANDBOOK = {"ru": "ru-RU", "ar": "ar-MA", "zh": "zh-CN", "ko": "ko-KR"}
+_HANDBOOK = {"ru": "ru-RU", "ar": "ar-MA", "zh": "zh-CN", "ko": "ko-KR", "en": "en-US"}
 _LIBREOFFICE = {"ru": "ru", "zh": "zh-CN", "ko": "ko", "hi": "hi", "en": "en-US"}
 _FAQ = {"ru": "ru", "zh": "zh-cn", "ko": "ko"}
 _GNOME = {"ru": "ru", "zh": "zh_CN", "ko": "ko"}

@@ -13,7 +13,11 @@ them: a model trained on all the languages' pairs has never seen these pages. Bu
 - ``en``: the English title -> the English page, to show that English retrieval is kept.
 
 Hindi gets none: its held-out pages keep their English titles (Hindi's help is mostly
-untranslated), and Arabic has no LibreOffice help at all.
+untranslated). Arabic has no LibreOffice help; its sets come from the Debian handbook instead,
+whose ``en-US`` and ``ar-MA`` folders hold the same sections under the same DocBook ids: the
+sections Arabic's test split holds out and no language trains on (the other sets read the
+handbook too), English title -> Arabic section (``en-ar``) and back (``ar-en``). The English
+set stays LibreOffice's.
 
 A page is kept when it has a title and a body in both languages (the title in the language's
 script: some Hindi pages keep their English title) and its title is unique in both (a repeated
@@ -38,7 +42,8 @@ from sembridge.data.make_pairs import Document, truncate
 
 logger = logging.getLogger("sembridge")
 
-LANGUAGES = ("ru", "zh", "ko", "hi")
+LANGUAGES = ("ru", "zh", "ko", "hi")  # LibreOffice help, pages aligned by file path
+HANDBOOK_LANGUAGES = ("ar",)  # the Debian handbook, sections aligned by DocBook id
 PACKAGES = {"ru": "ru", "zh": "zh-cn", "ko": "ko", "hi": "hi", "en": "en-us"}
 ENGLISH_MAX_CHARS = 600
 FORMAT = 2
@@ -58,6 +63,31 @@ def _pages(language: str, cache_dir: str | Path | None) -> dict[str, Document]:
         for d in libreoffice_documents(root, language)
         if d.title.strip() and d.text.strip() and in_script(d.title, language)
     }
+
+
+def _handbook_pages(language: str, cache_dir: str | Path | None) -> dict[str, Document]:
+    """The handbook sections of ``language`` by group, those with a title in its script and a body."""
+    from offline_assets.corpora import _HANDBOOK, docbook_documents
+
+    root = fetch_debian("debian-handbook", cache_dir) / "usr/share/doc/debian-handbook/html"
+    return {
+        d.group: d
+        for d in docbook_documents(root / _HANDBOOK[language], "handbook", language)
+        if d.title.strip() and d.text.strip() and in_script(d.title, language)
+    }
+
+
+def held_out_sections(language: str, cache_dir: str | Path | None = None) -> set[str]:
+    """The handbook sections ``language``'s test split holds out that no language trains on (the
+    Russian, Chinese and Korean sets read the handbook too: a multilingual model trained on their
+    pairs must not have seen a translation of a test page)."""
+    from offline_assets.corpora import LANGUAGES as ALL
+
+    def groups(lang: str) -> dict[str, list[str]]:
+        return json.loads((build_language(lang, cache_dir) / "groups.json").read_text(encoding="utf-8"))
+
+    trained = set().union(*(groups(lang)["train"] for lang in ALL))
+    return {g for g in groups(language)["test"] if g.startswith("handbook:")} - trained
 
 
 def held_out_groups(cache_dir: str | Path | None = None) -> set[str]:
@@ -105,13 +135,24 @@ def build_crosslingual(cache_dir: str | Path | None = None) -> list[Path]:
     english = {g: english[g] for g in _unique_titles(english)}
     folders = []
     stamp = {"format": FORMAT, "held_out": len(held), "recipes": repr([RECIPES[lang] for lang in LANGUAGES])}
-    for language in LANGUAGES:
-        target = _pages(language, cache_dir)
-        target = {g: target[g] for g in _unique_titles(target) if g in english}
+    sources = [(language, english, _pages(language, cache_dir), stamp) for language in LANGUAGES]
+    for language in HANDBOOK_LANGUAGES:
+        sections = held_out_sections(language, cache_dir)
+        pages = {g: d for g, d in _handbook_pages("en", cache_dir).items() if g in sections}
+        pages = {g: pages[g] for g in _unique_titles(pages)}
+        book = {"format": FORMAT, "source": "handbook", "held_out": len(sections)}
+        book["recipe"] = repr(RECIPES[language])
+        sources.append((language, pages, _handbook_pages(language, cache_dir), book))
+    for language, originals, target, set_stamp in sources:  # originals: that source's English pages
+        target = {g: target[g] for g in _unique_titles(target) if g in originals}
         cut = RECIPES[language].max_chars
 
         def pair(
-            tmp: Path, target: dict[str, Document] = target, cut: int = cut, forward: bool = True
+            tmp: Path,
+            target: dict[str, Document] = target,
+            cut: int = cut,
+            forward: bool = True,
+            english: dict[str, Document] = originals,
         ) -> None:
             if forward:  # English title -> the target page
                 queries = {g: english[g].title for g in target}
@@ -130,10 +171,12 @@ def build_crosslingual(cache_dir: str | Path | None = None) -> list[Path]:
             continue
         forward = crosslingual_dir(f"en-{language}", cache_dir)
         backward = crosslingual_dir(f"{language}-en", cache_dir)
-        folders.append(_cached_build(forward, {**stamp, "set": forward.name}, pair))
+        folders.append(_cached_build(forward, {**set_stamp, "set": forward.name}, pair))
         folders.append(
             _cached_build(
-                backward, {**stamp, "set": backward.name}, lambda tmp, t=target: pair(tmp, t, forward=False)
+                backward,
+                {**set_stamp, "set": backward.name},
+                lambda tmp, t=target, c=cut, e=originals: pair(tmp, t, c, forward=False, english=e),
             )
         )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from offline_assets.corpora import in_script, quality_dir
-from offline_assets.crosslingual import LANGUAGES, MIN_PAGES, crosslingual_dir
+from offline_assets.crosslingual import HANDBOOK_LANGUAGES, LANGUAGES, MIN_PAGES, crosslingual_dir
 from offline_assets.parallel import clean
 
 
@@ -37,7 +37,7 @@ def test_clean_drops_menu_mnemonics():
     assert clean("~Open  a\n_File") == "Open a File"
 
 
-@pytest.mark.parametrize("language", [lang for lang in LANGUAGES if lang != "hi"])
+@pytest.mark.parametrize("language", [lang for lang in (*LANGUAGES, *HANDBOOK_LANGUAGES) if lang != "hi"])
 def test_crosslingual_sets_pair_a_page_with_its_translation_and_hold_out_every_training_page(language):
     forward = _built(crosslingual_dir(f"en-{language}"))
     backward = _built(crosslingual_dir(f"{language}-en"))
@@ -49,9 +49,13 @@ def test_crosslingual_sets_pair_a_page_with_its_translation_and_hold_out_every_t
         assert set(qrels.values()) == set(corpus)  # one judged page per query, each page once
     pages = set(json.loads((forward / "groups.json").read_text(encoding="utf-8")))
     assert pages == set(json.loads((backward / "groups.json").read_text(encoding="utf-8")))
-    for other in ("ru", "zh", "ko", "hi"):  # no language's training pairs come from these pages
+    for other in ("ru", "zh", "ko", "hi", "ar"):  # no language's training pairs come from these pages
         train = set(json.loads((quality_dir(other) / "groups.json").read_text(encoding="utf-8"))["train"])
         assert not pages & train
+    if language in HANDBOOK_LANGUAGES:  # the handbook's sections the language's test split holds out
+        test = set(json.loads((quality_dir(language) / "groups.json").read_text(encoding="utf-8"))["test"])
+        assert pages <= test and all(page.startswith("handbook:") for page in pages)
+        return
     english = set(json.loads((_built(crosslingual_dir("en")) / "groups.json").read_text(encoding="utf-8")))
     assert pages <= english
 
