@@ -118,8 +118,8 @@ def check_precision(config: FinetuneConfig) -> None:
 
 
 def _as_dataset(data: Any, options: DataOptions | None, name: str) -> Any:
-    """``data`` as checked pairs: a Dataset, or a dict of named ones (several training sets, each
-    with its own loss: ``finetune(loss={name: ...})``)."""
+    """``data`` as checked pairs: a Dataset, or a dict of named ones (several training sets, with
+    one loss for all or one each: ``finetune(loss={name: ...})``)."""
     from datasets import Dataset
 
     if isinstance(data, Mapping):
