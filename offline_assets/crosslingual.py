@@ -33,6 +33,7 @@ import argparse
 import json
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 from offline_assets.assets import _cached_build
@@ -55,14 +56,24 @@ def crosslingual_dir(name: str, cache_dir: str | Path | None = None) -> Path:
     return Path(cache_dir or default_cache_dir()) / "crosslingual" / name
 
 
+def _titled(documents: Iterable[Document], language: str) -> dict[str, Document]:
+    """``documents`` by group, those with a title in ``language``'s script and a body."""
+    return {
+        d.group: d for d in documents if d.title.strip() and d.text.strip() and in_script(d.title, language)
+    }
+
+
 def _pages(language: str, cache_dir: str | Path | None) -> dict[str, Document]:
     """The help pages of ``language`` by group, those with a title in the language's script and a body."""
-    root = fetch_debian(f"libreoffice-help-{PACKAGES[language]}", cache_dir)
-    return {
-        d.group: d
-        for d in libreoffice_documents(root, language)
-        if d.title.strip() and d.text.strip() and in_script(d.title, language)
-    }
+    return _titled(
+        libreoffice_documents(fetch_debian(f"libreoffice-help-{PACKAGES[language]}", cache_dir), language),
+        language,
+    )
+
+
+def _groups(language: str, cache_dir: str | Path | None) -> dict[str, list[str]]:
+    """``groups.json`` of ``language``'s monolingual set: its ``train`` and ``test`` groups."""
+    return json.loads((build_language(language, cache_dir) / "groups.json").read_text(encoding="utf-8"))
 
 
 def _handbook_pages(language: str, cache_dir: str | Path | None) -> dict[str, Document]:
@@ -70,11 +81,7 @@ def _handbook_pages(language: str, cache_dir: str | Path | None) -> dict[str, Do
     from offline_assets.corpora import _HANDBOOK, docbook_documents
 
     root = fetch_debian("debian-handbook", cache_dir) / "usr/share/doc/debian-handbook/html"
-    return {
-        d.group: d
-        for d in docbook_documents(root / _HANDBOOK[language], "handbook", language)
-        if d.title.strip() and d.text.strip() and in_script(d.title, language)
-    }
+    return _titled(docbook_documents(root / _HANDBOOK[language], "handbook", language), language)
 
 
 def held_out_sections(language: str, cache_dir: str | Path | None = None) -> set[str]:
@@ -83,18 +90,15 @@ def held_out_sections(language: str, cache_dir: str | Path | None = None) -> set
     pairs must not have seen a translation of a test page)."""
     from offline_assets.corpora import LANGUAGES as ALL
 
-    def groups(lang: str) -> dict[str, list[str]]:
-        return json.loads((build_language(lang, cache_dir) / "groups.json").read_text(encoding="utf-8"))
-
-    trained = set().union(*(groups(lang)["train"] for lang in ALL))
-    return {g for g in groups(language)["test"] if g.startswith("handbook:")} - trained
+    trained = set().union(*(_groups(lang, cache_dir)["train"] for lang in ALL))
+    return {g for g in _groups(language, cache_dir)["test"] if g.startswith("handbook:")} - trained
 
 
 def held_out_groups(cache_dir: str | Path | None = None) -> set[str]:
     """The LibreOffice pages every language's test split holds out."""
     held: set[str] | None = None
     for language in LANGUAGES:
-        groups = json.loads((build_language(language, cache_dir) / "groups.json").read_text(encoding="utf-8"))
+        groups = _groups(language, cache_dir)
         test = {g for g in groups["test"] if g.startswith("libreoffice:")}
         train = set(groups["train"])
         held = (test if held is None else held & test) - train
