@@ -1,9 +1,11 @@
-"""``sembridge mine``: hard negatives for a pairs file, with a teacher's scores (BM25 and the bridge)."""
+"""``sembridge mine``: hard negatives for a pairs file, with a teacher's scores (BM25 and the bridge);
+with ``--parallel``, pseudo-parallel pairs between English and target-language texts."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -15,15 +17,27 @@ Data = Annotated[
         "--data", "-d", help="Query/positive pairs: any file, folder or hub id finetune --data reads."
     ),
 ]
-OutputFile = Annotated[Path, typer.Option("--output", "-o", help="JSONL file of mined n-tuples to write.")]
+OutputFile = Annotated[
+    Path, typer.Option("--output", "-o", help="JSONL file to write: mined n-tuples (or pairs, --parallel).")
+]
 Tokenizer = Annotated[
-    str,
+    str | None,
     typer.Option(
-        "--tokenizer", "-t", help="Target tokenizer whose pieces BM25 counts: short name, hub id or folder."
+        "--tokenizer",
+        "-t",
+        help="Target tokenizer whose pieces BM25 counts: short name, hub id or folder (required "
+        "unless --parallel).",
     ),
 ]
+DEFAULT_DENSE = "bge-m3"
 Dense = Annotated[
-    str, typer.Option("--dense", "-b", help="Dense model (the bridge): short name, hub id or folder.")
+    str | None,
+    typer.Option(
+        "--dense",
+        "-b",
+        help=f"Dense model (the bridge): short name, hub id or folder [default: {DEFAULT_DENSE}].",
+        show_default=False,
+    ),
 ]
 Miner = Annotated[
     str, typer.Option("--miner", help="Ranks the candidates: bm25, dense or bm25+dense (the teacher).")
@@ -53,14 +67,61 @@ Corpus = Annotated[
         "--corpus", "-c", help="More documents to draw negatives from (corpus.jsonl or a pairs file)."
     ),
 ]
+PARALLEL = "Pseudo-parallel pairs (--parallel)"
+Parallel = Annotated[
+    bool,
+    typer.Option(
+        "--parallel",
+        help="Mine pseudo-parallel pairs by margin scoring between --english texts and --data "
+        "(target-language texts) instead of negatives; writes what align --parallel reads.",
+        rich_help_panel=PARALLEL,
+    ),
+]
+English = Annotated[
+    str | None,
+    typer.Option(
+        "--english",
+        "-e",
+        help="English texts: a .txt file (one per line) or a corpus (corpus.jsonl, a pairs file).",
+        rich_help_panel=PARALLEL,
+    ),
+]
+Scorer = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Score with this sparse model (an aligned model's folder) instead of --dense.",
+        rich_help_panel=PARALLEL,
+    ),
+]
+Neighbours = Annotated[
+    int,
+    typer.Option(
+        "--neighbours",
+        min=1,
+        help="Neighbours whose mean cosine is a text's density.",
+        rich_help_panel=PARALLEL,
+    ),
+]
+MinMargin = Annotated[
+    float,
+    typer.Option(
+        "--min-margin",
+        min=0.0,
+        help="Keep a pair whose cosine is at least this many times its two densities' mean "
+        "(chosen with multilingual-e5-small; above 1 needs --neighbours 2 or more).",
+        rich_help_panel=PARALLEL,
+    ),
+]
 OverwriteFile = Annotated[bool, typer.Option("--overwrite", help="Replace the output file if it exists.")]
 
 
 def mine(
     data: Data,
     output: OutputFile,
-    tokenizer: Tokenizer,
-    dense: Dense = "bge-m3",
+    tokenizer: Tokenizer = None,
+    dense: Dense = None,
     miner: Miner = "bm25+dense",
     teacher: Teacher = "bm25+dense",
     negatives: Negatives = 7,
@@ -72,6 +133,11 @@ def mine(
     batch_size: BatchSize = 64,
     device: Device = "auto",
     cache_dir: CacheDir = None,
+    parallel: Parallel = False,
+    english: English = None,
+    model: Scorer = None,
+    neighbours: Neighbours = 4,
+    min_margin: MinMargin = 1.02,
     overwrite: OverwriteFile = False,
     quiet: Quiet = False,
     json_output: JsonOutput = False,
@@ -89,11 +155,60 @@ def mine(
       sembridge mine -d pairs.jsonl -t rubert -o mined.jsonl
 
       sembridge mine -d pairs.jsonl -t ./ru-tokenizer -b multilingual-e5-small --negatives 3 -o mined.jsonl
+
+      sembridge mine --parallel -e en-help.txt -d ru-help.txt -b multilingual-e5-small -o pseudo.jsonl
     """
+    from sembridge.errors import UsageError
     from sembridge.log import quiet_libraries
 
     if quiet or json_output:
         quiet_libraries()  # before the libraries are imported: they read its settings then
+    if parallel:
+        if english is None:
+            raise UsageError("--parallel needs --english: the English texts to pair with --data")
+        # Flags only mining negatives reads: refused when set to anything but their default.
+        negatives_only = {
+            "tokenizer": tokenizer,
+            "corpus": corpus,
+            "cache_dir": cache_dir,
+            "miner": miner,
+            "teacher": teacher,
+            "negatives": negatives,
+            "range_min": range_min,
+            "range_max": range_max,
+            "relative_margin": relative_margin,
+            "bm25_weight": bm25_weight,
+            **({"dense": dense} if model is not None else {}),
+        }
+        defaults = inspect.signature(mine).parameters
+        given = [
+            "--" + name.replace("_", "-")
+            for name, value in negatives_only.items()
+            if value != defaults[name].default
+        ]
+        if given:
+            what = "--model scores instead" if given == ["--dense"] else "they are for hard negatives"
+            raise UsageError(f"--parallel does not read {', '.join(given)}: {what}", hint="leave it out")
+        mine_parallel(
+            data,
+            english,
+            output,
+            dense or DEFAULT_DENSE,
+            model,
+            neighbours,
+            min_margin,
+            batch_size,
+            device,
+            overwrite,
+            quiet or json_output,
+            json_output,
+        )
+        return
+    if english is not None or model is not None:
+        raise UsageError("--english and --model are for --parallel; add --parallel to mine pairs")
+    if tokenizer is None:
+        raise UsageError("--tokenizer is required: the target tokenizer whose pieces BM25 counts")
+    dense = dense or DEFAULT_DENSE
     from sembridge.data import load_corpus, load_pairs
     from sembridge.device import resolve_device
     from sembridge.loading import load_bridge, load_tokenizer
@@ -121,11 +236,6 @@ def mine(
         show_progress=not (quiet or json_output),
         names={"tokenizer": str(tokenizer), "dense": str(dense), "data": str(data), "corpus": str(corpus)},
     )
-    from sembridge.cli.output import print_json, print_summary_table
-
-    if json_output:
-        print_json(summary.to_dict())
-        return
     rows = (
         ("pairs read", f"{summary.pairs:,}"),
         ("corpus documents", f"{summary.corpus:,}"),
@@ -137,7 +247,73 @@ def mine(
         ("teacher scores the positive above negative_1", f"{summary.teacher_prefers_positive:.1%}"),
         ("from the cache", "yes" if summary.cached else "no"),
     )
-    print_summary_table(f"Wrote {summary.rows:,} n-tuples to {output}", rows)
+    _report(summary, json_output, f"Wrote {summary.rows:,} n-tuples to {output}", rows)
+
+
+def mine_parallel(
+    data: str,
+    english: str,
+    output: Path,
+    dense: str,
+    model: str | None,
+    neighbours: int,
+    min_margin: float,
+    batch_size: int,
+    device: str,
+    overwrite: bool,
+    quiet: bool,
+    json_output: bool,
+) -> None:
+    """``mine --parallel``: one call to :func:`sembridge.training.parallel_mining.mine_parallel`."""
+    from sembridge.device import resolve_device
+    from sembridge.io import check_output_file
+    from sembridge.training.parallel_mining import ParallelMineSettings, read_texts
+    from sembridge.training.parallel_mining import mine_parallel as run_mine_parallel
+
+    settings = ParallelMineSettings(neighbours, min_margin, batch_size)
+    inputs = {"english": english, "data": data, **({"model": model} if model else {"dense": dense})}
+    check_output_file(output, overwrite, inputs=inputs)  # before any model is loaded
+    english_texts = read_texts(english, "--english")
+    target_texts = read_texts(data, "--data")
+    if model is not None:
+        from sembridge.encoding.encode import load_encoder
+
+        scorers = {"sparse_model": load_encoder(model, device)}
+    else:
+        from sembridge.loading import load_bridge
+
+        scorers = {"dense_model": load_bridge(dense, resolve_device(device), kind="dense model")}
+    summary = run_mine_parallel(
+        english_texts,
+        target_texts,
+        output,
+        settings=settings,
+        overwrite=overwrite,
+        inputs=inputs,
+        show_progress=not quiet,
+        scorer_name=str(model or dense),
+        **scorers,
+    )
+    rows = (
+        ("English texts", f"{summary.english:,}"),
+        ("target texts", f"{summary.target:,}"),
+        ("scored by", summary.scorer),
+        ("candidates (each text's best)", f"{summary.candidates:,}"),
+        ("dropped: the same text on both sides", f"{summary.dropped_identical:,}"),
+        (f"dropped: margin below {min_margin}", f"{summary.below_margin:,}"),
+        ("mean margin of the pairs kept", f"{summary.mean_margin:.3f}"),
+    )
+    _report(summary, json_output, f"Wrote {summary.rows:,} pseudo-parallel pairs to {output}", rows)
+
+
+def _report(summary: Any, json_output: bool, title: str, rows: tuple[tuple[str, str], ...]) -> None:
+    """The summary as JSON (``--json``), or as a table under ``title``."""
+    from sembridge.cli.output import print_json, print_summary_table
+
+    if json_output:
+        print_json(summary.to_dict())
+    else:
+        print_summary_table(title, rows)
 
 
 def register(app: typer.Typer) -> None:

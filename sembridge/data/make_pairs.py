@@ -65,7 +65,7 @@ MODES: tuple[str, ...] = ("title", "keywords", "cloze", "all")
 SHARED_PARAGRAPHS: tuple[str, ...] = ("keep", "drop")
 KINDS: tuple[str, ...] = ("title", "keywords", "cloze")
 
-_TEXT_SUFFIXES: tuple[str, ...] = (".txt", ".text", ".md", ".txt.gz")
+TEXT_SUFFIXES: tuple[str, ...] = (".txt", ".text", ".md", ".txt.gz")
 _JSONL_SUFFIXES: tuple[str, ...] = (".jsonl", ".json", ".jsonl.gz")
 
 # A sentence ends after 。！？ । ॥ (no space needed) or after . ! ? ؟ followed by a space or the end;
@@ -348,7 +348,7 @@ def detect_format(path: str | Path) -> str:
     """``text`` for .txt/.text/.md; for .jsonl/.json ``titled`` or ``jsonl`` by the first record's fields."""
     path = Path(path)
     name = path.name.lower()
-    if name.endswith(_TEXT_SUFFIXES) or "." not in name:
+    if name.endswith(TEXT_SUFFIXES) or "." not in name:
         return "text"
     if not name.endswith(_JSONL_SUFFIXES):
         raise SembridgeError(

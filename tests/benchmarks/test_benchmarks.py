@@ -182,7 +182,7 @@ def test_run_all_lists_every_script() -> None:
     ):
         assert name in done.stdout
     # Every CPU speed benchmark is in run_all; the quality benchmarks are their own (make quality,
-    # bench_crosslingual.py) and the GPU one too (make bench-gpu).
+    # bench_crosslingual.py, bench_parallel_mining.py) and the GPU one too (make bench-gpu).
     scripts = sorted(p.name for p in BENCHMARKS.glob("bench_*.py"))
     assert scripts == [
         "bench_bridge.py",
@@ -194,6 +194,7 @@ def test_run_all_lists_every_script() -> None:
         "bench_large_vocab.py",
         "bench_onnx.py",
         "bench_paper_scale.py",
+        "bench_parallel_mining.py",
         "bench_quality.py",
         "bench_retrieval.py",
         "bench_training.py",
@@ -270,3 +271,19 @@ def test_crosslingual_benchmark_quick(tmp_path: Path) -> None:
     assert set(scores["ru (monolingual)"]) == models and figures["mix_pairs"] == 64
     assert all(0 <= v <= 1 for row in scores.values() for v in row.values())
     assert scores["en"]["source"] > 0.5 and figures["align_pairs"] == 64
+
+
+def test_parallel_mining_benchmark_quick(tmp_path: Path) -> None:
+    """bench_parallel_mining.py --quick: the Russian comparable set, every threshold's pairs scored
+    against the catalog's translations; a higher threshold keeps fewer pairs."""
+    from offline_assets.parallel import parallel_dir
+
+    if not (parallel_dir("ru") / "parallel.jsonl").is_file():
+        pytest.skip("the parallel text is not built: run `make data`")
+    figures = run_script("bench_parallel_mining.py", tmp_path, "--margins", "0.01", "1.02", "1.1")
+    results = figures["languages"]["ru"]["results"]
+    assert [r["min_margin"] for r in results] == [0.01, 1.02, 1.1]
+    kept = [r["kept"] for r in results]
+    assert kept[0] > kept[1] > kept[2] and kept[0] <= 300
+    assert results[1]["precision"] > results[0]["precision"] and results[1]["precision"] > 0.9
+    assert all(0 <= r["recall"] <= 1 for r in results) and figures["shared"] == 200
