@@ -32,7 +32,7 @@ demo: install ## Run the offline demo end to end (init, inspect, finetune, evalu
 	PYTHONPATH=$(CURDIR) $(BIN)/python examples/offline_demo.py
 
 data: install ## Fetch and build the real target-language training and test sets, and Anserini's jar (cached)
-	$(BIN)/python -m offline_assets.corpora
+	$(BIN)/python -m offline_assets.corpora --splits test dev
 	$(BIN)/python -m offline_assets.parallel
 	$(BIN)/python -m offline_assets.crosslingual
 	$(BIN)/python -m offline_assets.lucene

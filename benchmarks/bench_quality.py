@@ -12,7 +12,8 @@ budget and seed for every initialisation:
 Each initialisation is evaluated on the language's test set (BEIR layout, built by
 ``make data`` from real text; see README "Training and test data") at step 0 and at several points
 of training (a trainer callback evaluates the model in place; nothing is chosen by these figures).
-BM25 (on the same tokenizer's pieces) and the dense bridge are the reference rows.
+BM25 (on the same tokenizer's pieces) and the dense bridge are the reference rows, with their
+fusion, the teacher that ``--negatives`` mines with and the distillation losses learn from.
 
     python benchmarks/bench_quality.py                  # all five languages (long: see README "Quality")
     python benchmarks/bench_quality.py --quick          # one language, a short run: a few minutes
@@ -20,8 +21,9 @@ BM25 (on the same tokenizer's pieces) and the dense bridge are the reference row
     python benchmarks/bench_quality.py --recipe --langs ar   # the recipe chosen on dev (RECIPE)
 
 The training settings are those of the small model on a CPU (stated in the output and the
-README). They were chosen on a development split carved out of the Russian *training* pairs
-(``--dev``), never on a test set.
+README). They were chosen on development splits (``--dev``), never on a test set: ``--dev`` (or
+``--dev groups``) is the language's dev split, built from held-out groups as the test set is;
+``--dev pairs`` the earlier split of held-out training pairs, which the older tables used.
 """
 
 from __future__ import annotations
@@ -131,17 +133,34 @@ def parse_args(argv: Sequence[str] | None = None) -> Any:
         "language's pieces and the e5 bridge, fused teacher; training pairs only); 0: in-batch only",
     )
     parser.add_argument(
+        "--fill",
+        action="store_true",
+        help="sembridge mine --fill: a query short of negatives within the miner's top 50 takes the "
+        "next survivors below them instead of being left out of training",
+    )
+    parser.add_argument(
+        "--teacher-bm25-weight",
+        type=float,
+        default=None,
+        help="BM25's share of the teacher row's fusion (default: sembridge mine's --bm25-weight)",
+    )
+    parser.add_argument(
         "--teacher-temperature", type=float, default=0.05, help="finetune --teacher-temperature (kl)"
     )
     parser.add_argument("--seed", type=int, default=SMALL_MODEL["seed"])
     parser.add_argument(
         "--dev",
-        action="store_true",
-        help="evaluate on a dev split of the training pairs (10%%, held out from training with every pair "
-        "sharing a query, a positive or a paragraph with it) instead of "
-        "the test set: what the small model's settings were chosen on",
+        nargs="?",
+        const="groups",
+        default=None,
+        choices=("groups", "pairs"),
+        help="evaluate on a dev split instead of the test set: what settings are chosen on. "
+        "groups (the default of a bare --dev): the language's dev split, built as the test set is "
+        "from the groups outside it, so its queries come from pages no training pair comes from "
+        "(make data); pairs: 10%% of the training pairs, held out with every pair sharing a query, "
+        "a positive or a paragraph with them (the earlier dev split: its pages are also trained on)",
     )
-    parser.add_argument("--no-baselines", action="store_true", help="skip the BM25 and dense rows")
+    parser.add_argument("--no-baselines", action="store_true", help="skip the BM25, dense and teacher rows")
     parser.add_argument(
         "--plot-dir", type=Path, default=None, help="write one learning-curve PNG per language"
     )
@@ -185,8 +204,11 @@ def apart_from(
     ]
 
 
-def load_language(lang: str, quick: bool, dev: bool, seed: int) -> tuple[Any, Any, Path]:
+def load_language(lang: str, quick: bool, dev: str | None, seed: int) -> tuple[Any, Any, Path]:
     """(training pairs as a Dataset, the evaluation RetrievalDataset, the training text file).
+
+    ``dev``: None evaluates on the test set; ``groups`` trains and evaluates on the language's dev
+    split (``build_language(lang, split="dev")``); ``pairs`` holds 10% of the training pairs out.
 
     Beside the text file, ``alpha-dev.jsonl`` holds ``ALPHA_DEV_PAIRS`` seeded pairs drawn from the
     training pairs (never from the test set or the dev split) for ``sembridge-alpha-auto``.
@@ -196,10 +218,10 @@ def load_language(lang: str, quick: bool, dev: bool, seed: int) -> tuple[Any, An
     from offline_assets.corpora import build_language
     from sembridge.data import load_pairs, load_retrieval_data, pairs_dataset
 
-    folder = build_language(lang)
+    folder = build_language(lang, split="dev" if dev == "groups" else "test")
     train = load_pairs(folder / "train.jsonl")
     pairs = list(zip(train["query"], train["positive"], strict=True))
-    if dev:
+    if dev == "pairs":
         # A dev split held out from the training pairs: what the settings are chosen on.
         order = list(range(len(pairs)))
         random.Random(seed).shuffle(order)
@@ -223,7 +245,7 @@ def load_language(lang: str, quick: bool, dev: bool, seed: int) -> tuple[Any, An
     return dataset, evaluation, text_file
 
 
-def mined(lang: str, train: Any, negatives: int, work: Path, device: str) -> Any:
+def mined(lang: str, train: Any, negatives: int, work: Path, device: str, fill: bool = False) -> Any:
     """``train`` with ``negatives`` hard negatives per query and the fused teacher's scores, as
     ``sembridge mine`` writes them (drawn from the training positives only; cached)."""
     from offline_assets import e5_small_path, wordpiece_tokenizer_path
@@ -232,20 +254,21 @@ def mined(lang: str, train: Any, negatives: int, work: Path, device: str) -> Any
     from sembridge.training.mining import MineSettings, mine
 
     work.mkdir(parents=True, exist_ok=True)
-    out = work / f"mined-{negatives}.jsonl"
+    out = work / f"mined-{negatives}{'-fill' if fill else ''}.jsonl"
     tokenizer, bridge = str(wordpiece_tokenizer_path(lang)), str(e5_small_path())
     summary = mine(
         train,
         out,
         tokenizer=load_tokenizer(tokenizer),
         dense_model=load_bridge(bridge, device),
-        settings=MineSettings(negatives=negatives),
+        settings=MineSettings(negatives=negatives, fill=fill),
         overwrite=True,
         show_progress=False,
         names={"tokenizer": tokenizer, "dense": bridge},
     )
     console.print(
         f"  mined {negatives} negatives: {summary.rows:,} of {summary.pairs:,} queries kept"
+        f" ({summary.queries_filled:,} filled from below the range)"
         f"{' (cached)' if summary.cached else ''}"
     )
     return load_pairs(out)
@@ -385,8 +408,11 @@ def train_with_curve(
     return curve
 
 
-def baselines(lang: str, data: Any, device: str) -> dict[str, dict[str, float]]:
-    """BM25 on the target tokenizer's pieces, and the dense bridge with its prompts."""
+def baselines(
+    lang: str, data: Any, device: str, bm25_weight: float | None = None
+) -> dict[str, dict[str, float]]:
+    """BM25 on the target tokenizer's pieces, the dense bridge with its prompts, and their fusion,
+    the teacher of ``--negatives`` (:func:`teacher_row`)."""
     from offline_assets import e5_small_path, wordpiece_tokenizer_path
     from sembridge.evaluation import evaluate
 
@@ -398,7 +424,38 @@ def baselines(lang: str, data: Any, device: str) -> dict[str, dict[str, float]]:
     for entry in report["models"]:
         kind = "BM25" if entry.get("kind") == "bm25" else "dense"
         rows[kind] = dict(entry["results"][0]["metrics"])
+    rows["teacher"] = teacher_row(lang, data, device, bm25_weight)
     return rows
+
+
+def teacher_row(lang: str, data: Any, device: str, bm25_weight: float | None = None) -> dict[str, float]:
+    """The fused teacher of ``sembridge mine`` (``bm25+dense``; ``bm25_weight`` None: its default)
+    as a retriever of its own: what the distillation losses learn from, a bound on what they teach."""
+    import numpy as np
+
+    from offline_assets import e5_small_path, wordpiece_tokenizer_path
+    from sembridge.evaluation.bm25 import BM25Index, tokenize
+    from sembridge.evaluation.dense import encode_dense
+    from sembridge.evaluation.metrics import compute_metrics
+    from sembridge.loading import load_bridge, load_tokenizer
+    from sembridge.training.mining import MineSettings, bm25_rows, fused_rows
+
+    doc_ids, qids = list(data.corpus), list(data.queries)
+    documents, queries = [data.corpus[d] for d in doc_ids], [data.queries[q] for q in qids]
+    tokenizer, bridge = (
+        load_tokenizer(str(wordpiece_tokenizer_path(lang))),
+        load_bridge(str(e5_small_path()), device),
+    )
+    bm25 = bm25_rows(BM25Index(tokenizer, documents), tokenize(tokenizer, queries, False, ""))
+    cosine = (
+        encode_dense(bridge, queries, "query", 64, None, False)
+        @ encode_dense(bridge, documents, "document", 64, None, False).T
+    )
+    weight = MineSettings().bm25_weight if bm25_weight is None else bm25_weight
+    scores = fused_rows(bm25, cosine, weight)
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :100]
+    run = {q: {doc_ids[j]: float(scores[i, j]) for j in top[i]} for i, q in enumerate(qids)}
+    return dict(compute_metrics(data.qrels, run, [METRIC, "R@100"])["metrics"])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -416,7 +473,7 @@ def plot(
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
     for name, curve in curves.items():
         ax.plot([p["step"] for p in curve], [p[METRIC] for p in curve], marker="o", label=name)
-    styles = iter(["--", ":"])
+    styles = iter(["--", ":", "-."])
     for name, figures in refs.items():
         ax.axhline(figures[METRIC], linestyle=next(styles, "-."), color="grey", label=name)
     ax.set_xlabel("training steps")
@@ -452,6 +509,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = {**SMALL_MODEL, "steps": steps, "learning_rate": args.lr, "query_reg": args.query_reg,
                 "doc_reg": args.doc_reg, "batch_size": args.batch_size, "seed": args.seed,
                 "paragraph_groups": args.paragraph_groups, "loss": args.loss, "negatives": args.negatives,
+                "fill": args.fill,
                 "doc_max_length": args.doc_max_length,
                 "teacher_temperature": args.teacher_temperature}  # fmt: skip
     console.print(f"settings: {settings}; evaluated at steps {', '.join(map(str, [0, *points]))}")
@@ -465,9 +523,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"evaluation {len(data.queries):,} queries, {len(data.corpus):,} documents"
         )
         if args.negatives:
-            train = mined(lang, train, args.negatives, work / lang, args.device)
+            train = mined(lang, train, args.negatives, work / lang, args.device, args.fill)
         measure = evaluator(data, args.device)
-        refs = {} if args.no_baselines else baselines(lang, data, args.device)
+        refs = {} if args.no_baselines else baselines(lang, data, args.device, args.teacher_bm25_weight)
         curves: dict[str, list[dict[str, Any]]] = {}
         run_seconds: dict[str, float] = {}
         for name in args.inits:
@@ -516,7 +574,11 @@ def summary(figures: dict[str, Any], markdown: bool = False) -> None:
             rows.append([lang, name, first[METRIC], last[METRIC], last["R@100"], *sparsity])
         for name, ref in result["baselines"].items():
             rows.append([lang, name, "-", ref[METRIC], ref["R@100"], "-", "-", "-"])
-    split = "dev split of the training pairs" if figures.get("dev") else "test set"
+    dev = figures.get("dev")
+    split = {None: "test set", "groups": "dev split (held-out groups)"}.get(
+        dev,
+        "dev split of the training pairs",  # "pairs", or True in figures of earlier runs
+    )
     columns = ["lang", "model", "step 0", f"step {steps}", f"R@100 ({steps})", "q terms", "d terms", "FLOPs"]
     if markdown:
         cells = [[f"{c:.3f}" if isinstance(c, float) else str(c) for c in row] for row in rows]

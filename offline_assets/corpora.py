@@ -21,7 +21,11 @@ ones distractor documents, the rest the training pairs. So no test query and no 
 shares a page, a section or an entry with a training pair; :func:`build_language` checks this
 (and that no training query or positive repeats a test query or document) before writing.
 
-Run ``python -m offline_assets.corpora [--langs ru zh ...]`` or ``make data``.
+The dev split, ``<cache>/quality/<lang>-dev/`` (same layout), is built the same way from the
+groups the test split does not hold (:func:`dev_documents`): its queries come from pages that none
+of its training pairs come from, as the test's do, so settings are chosen on it, never on the test.
+
+Run ``python -m offline_assets.corpora [--langs ru zh ...] [--splits test dev]`` or ``make data``.
 """
 
 from __future__ import annotations
@@ -118,6 +122,8 @@ class Recipe:
     """``paragraph``, or ``page`` where paragraphs are single sentences (a page is one passage)."""
     cloze_per_paragraph: int = 1
     seed: int = 13
+    dev_queries: int | None = None
+    """Queries of the dev split (None: ``test_queries``); fewer where groups are scarce (ar, hi)."""
 
 
 RECIPES: dict[str, Recipe] = {
@@ -136,7 +142,14 @@ RECIPES: dict[str, Recipe] = {
     ),
     "ko": Recipe("ko", ("faq", "libreoffice", "handbook", "gnome"), ("question", "title", "keywords"), 400),
     "ar": Recipe(
-        "ar", ("handbook",), ("cloze",), 600, test_queries=200, queries_per_group=3, cloze_per_paragraph=2
+        "ar",
+        ("handbook",),
+        ("cloze",),
+        600,
+        test_queries=200,
+        queries_per_group=3,
+        cloze_per_paragraph=2,
+        dev_queries=100,
     ),
     "hi": Recipe(
         "hi",
@@ -147,6 +160,7 @@ RECIPES: dict[str, Recipe] = {
         queries_per_group=1,
         cloze_unit="page",
         cloze_per_paragraph=8,
+        dev_queries=60,
     ),
 }
 _HANDBOOK = {"ru": "ru-RU", "ar": "ar-MA", "zh": "zh-CN", "ko": "ko-KR", "en": "en-US"}
@@ -680,27 +694,59 @@ def _readme(stats: dict[str, Any]) -> str:
     )
 
 
-def quality_dir(language: str, cache_dir: str | Path | None = None) -> Path:
-    """``<cache>/quality/<language>``, whether or not it has been built."""
-    return Path(cache_dir or default_cache_dir()) / "quality" / language
+SPLITS: tuple[str, ...] = ("test", "dev")
 
 
-def build_language(language: str, cache_dir: str | Path | None = None) -> Path:
-    """Fetch the sources of ``language`` (once) and build its sets (once); return the folder."""
+def quality_dir(language: str, cache_dir: str | Path | None = None, split: str = "test") -> Path:
+    """``<cache>/quality/<language>`` (``<language>-dev`` for the dev split), built or not."""
+    folder = language if split == "test" else f"{language}-{split}"
+    return Path(cache_dir or default_cache_dir()) / "quality" / folder
+
+
+def dev_documents(recipe: Recipe, documents: list[Document]) -> list[Document]:
+    """The documents a dev split is built from: every group the test split does not hold.
+
+    :func:`split_sets` over them makes a dev set the way the test set is made (its own query
+    groups, distractor groups and training pairs, in the same hash order), so a setting chosen
+    on it sees held-out pages, as the test does, and the test's groups are never read.
+    """
+    test_groups = split_sets(recipe, documents).test_groups
+    return [d for d in documents if d.group not in test_groups]
+
+
+def dev_recipe(recipe: Recipe) -> Recipe:
+    """The recipe of the dev split: the test's, with ``dev_queries`` queries."""
+    return replace(recipe, test_queries=recipe.dev_queries or recipe.test_queries)
+
+
+def build_language(language: str, cache_dir: str | Path | None = None, split: str = "test") -> Path:
+    """Fetch the sources of ``language`` (once) and build its sets (once); return the folder.
+
+    ``split="dev"`` builds the dev split instead (:func:`dev_documents`): a ``train.jsonl`` and a
+    ``test/`` folder of the same layout, from the groups outside the test split only.
+    """
     if language not in RECIPES:
         raise SembridgeError(
             f"no recipe for language '{language}'", hint=f"use one of: {', '.join(LANGUAGES)}"
         )
+    if split not in SPLITS:
+        raise SembridgeError(f"no split '{split}'", hint=f"use one of: {', '.join(SPLITS)}")
     recipe = RECIPES[language]
-    stamp = {"format": _FORMAT, "language": language, "recipe": repr(recipe)}
+    stamp: dict[str, object] = {"format": _FORMAT, "language": language, "recipe": repr(recipe)}
+    if split != "test":  # the test split's stamp predates the dev split: keep it, keep its builds
+        stamp["split"] = split
 
     def build(tmp: Path) -> None:
         documents = language_documents(recipe, cache_dir)
-        sets = split_sets(recipe, documents)
+        if split == "dev":
+            documents = dev_documents(recipe, documents)
+        sets = split_sets(dev_recipe(recipe) if split == "dev" else recipe, documents)
         write_sets(sets, tmp)
-        logger.info("%s: %s", language, json.dumps({k: v for k, v in sets.stats.items() if k != "recipe"}))
+        logger.info(
+            "%s %s: %s", language, split, json.dumps({k: v for k, v in sets.stats.items() if k != "recipe"})
+        )
 
-    return _cached_build(quality_dir(language, cache_dir), stamp, build)
+    return _cached_build(quality_dir(language, cache_dir, split), stamp, build)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -708,16 +754,25 @@ def main(argv: list[str] | None = None) -> None:
         description="Fetch and build the real target-language training and test sets."
     )
     parser.add_argument("--langs", nargs="+", default=list(LANGUAGES), choices=LANGUAGES)
+    parser.add_argument(
+        "--splits",
+        nargs="+",
+        default=["test"],
+        choices=SPLITS,
+        help="test: the training pairs and the test set; dev: a dev split built the same way from the "
+        "groups outside the test set, what settings are chosen on (default: test)",
+    )
     parser.add_argument("--cache-dir", default=None, help="default: $SEMBRIDGE_CACHE or ~/.cache/sembridge")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for language in args.langs:
-        folder = build_language(language, args.cache_dir)
+    for language, split in ((lang, split) for lang in args.langs for split in args.splits):
+        folder = build_language(language, args.cache_dir, split)
+        name = language if split == "test" else f"{language} {split}"
         stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
         shared = sharing_a_paragraph(folder)
         print(
-            f"{language}: {stats['train_pairs']:,} training pairs ({shared:,} share a positive or paragraph: "
-            f"finetune --paragraph-groups keeps them apart); test {stats['test_queries']:,} queries, "
+            f"{name}: {stats['train_pairs']:,} training pairs ({shared:,} share a positive or paragraph: "
+            f"finetune --paragraph-groups keeps them apart); {split} {stats['test_queries']:,} queries, "
             f"{stats['test_documents']:,} documents -> {folder}"
         )
 

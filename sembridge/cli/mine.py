@@ -58,6 +58,14 @@ Margin = Annotated[
         help="Drop a candidate the teacher scores above (1 - margin) x the positive's: likely relevant.",
     ),
 ]
+Fill = Annotated[
+    bool,
+    typer.Option(
+        "--fill/--no-fill",
+        help="A query with fewer than --negatives survivors within --range-max takes the next ones "
+        "below it (same guards) instead of being left out.",
+    ),
+]
 Weight = Annotated[
     float, typer.Option("--bm25-weight", min=0.0, max=1.0, help="BM25's share of the fused teacher.")
 ]
@@ -129,6 +137,7 @@ def mine(
     range_max: RangeMax = 50,
     relative_margin: Margin = 0.05,
     bm25_weight: Weight = 0.3,
+    fill: Fill = False,
     corpus: Corpus = None,
     batch_size: BatchSize = 64,
     device: Device = "auto",
@@ -178,6 +187,7 @@ def mine(
             "range_max": range_max,
             "relative_margin": relative_margin,
             "bm25_weight": bm25_weight,
+            "fill": fill,
             **({"dense": dense} if model is not None else {}),
         }
         defaults = inspect.signature(mine).parameters
@@ -216,7 +226,7 @@ def mine(
     from sembridge.training.mining import mine as run_mine
 
     settings = MineSettings(
-        miner, teacher, negatives, range_min, range_max, relative_margin, bm25_weight, batch_size
+        miner, teacher, negatives, range_min, range_max, relative_margin, bm25_weight, batch_size, fill
     )
     from sembridge.io import check_output_file
 
@@ -244,6 +254,7 @@ def mine(
         ("dropped: sharing a paragraph with the positive", f"{summary.dropped_shared_paragraph:,}"),
         ("dropped: within the teacher's margin", f"{summary.dropped_margin:,}"),
         ("queries short of negatives (left out)", f"{summary.queries_short_of_negatives:,}"),
+        ("queries filled from below --range-max", f"{summary.queries_filled:,}"),
         ("teacher scores the positive above negative_1", f"{summary.teacher_prefers_positive:.1%}"),
         ("from the cache", "yes" if summary.cached else "no"),
     )

@@ -18,7 +18,10 @@ numbered steps:
    - a candidate the teacher scores within ``relative_margin`` of the positive
      (``t(q, d) > (1 - relative_margin) * t(q, p)``): likely another relevant document;
 4. the first ``negatives`` survivors are the row's negatives; a query with fewer is left out
-   (counted). Each row holds ``query``, ``positive``, ``negative_1`` ... ``negative_k`` and
+   (counted), or with ``fill`` (``--fill``) takes the next survivors below ``range_max`` in the
+   miner's ranking, under the same guards (counted): such a query is one whose positive the
+   teacher ranks low, so leaving it out drops the queries the model most needs to learn.
+   Each row holds ``query``, ``positive``, ``negative_1`` ... ``negative_k`` and
    ``scores`` = ``[t(q, p), t(q, n_1), ..., t(q, n_k)]``: the n-tuple format of
    sentence-transformers' ``mine_hard_negatives``, which ``sembridge finetune --data`` reads and
    its distillation losses learn from.
@@ -66,6 +69,7 @@ class MineSettings:
     relative_margin: float = 0.05
     bm25_weight: float = 0.3
     batch_size: int = 64
+    fill: bool = False
 
     def __post_init__(self) -> None:
         # Each refusal is a usage error naming the flag of ``sembridge mine`` that sets the value.
@@ -106,6 +110,7 @@ class MineSummary:
     dropped_shared_paragraph: int = 0
     dropped_margin: int = 0
     queries_short_of_negatives: int = 0
+    queries_filled: int = 0
     teacher_prefers_positive: float = 0.0
     cached: bool = False
     models: dict[str, str] = field(default_factory=dict)
@@ -275,13 +280,14 @@ def mine(
         shutil.copyfileobj(source, handle)
     logger.info(
         "2. %s rows with %d negatives each; dropped: %s equal to a positive, %s sharing a paragraph, "
-        "%s within the margin; %s queries short of negatives",
+        "%s within the margin; %s queries short of negatives, %s filled from below the range",
         f"{summary.rows:,}",
         settings.negatives,
         f"{summary.dropped_equal:,}",
         f"{summary.dropped_shared_paragraph:,}",
         f"{summary.dropped_margin:,}",
         f"{summary.queries_short_of_negatives:,}",
+        f"{summary.queries_filled:,}",
     )
     return summary
 
@@ -303,21 +309,22 @@ def _negatives(
     limit = (1 - settings.relative_margin) * teacher[row, positive]
     order = np.argsort(-ranking[row], kind="stable")
     chosen: list[int] = []
-    for rank, j in enumerate(order[: settings.range_max]):
+    for rank, j in enumerate(order if settings.fill else order[: settings.range_max]):
         j = int(j)
         if j in positives_of[queries[i]]:
-            summary.dropped_equal += 1
+            summary.dropped_equal += rank < settings.range_max
             continue
         if rank < settings.range_min:
             continue
         if paragraphs[j] & paragraphs[positive]:
-            summary.dropped_shared_paragraph += 1
+            summary.dropped_shared_paragraph += rank < settings.range_max
             continue
         if teacher[row, j] > limit:
-            summary.dropped_margin += 1
+            summary.dropped_margin += rank < settings.range_max
             continue
         chosen.append(j)
         if len(chosen) == settings.negatives:
+            summary.queries_filled += rank >= settings.range_max
             return chosen
     summary.queries_short_of_negatives += 1
     return None

@@ -219,7 +219,7 @@ def test_quality_benchmark_quick(tmp_path: Path) -> None:
         for point in curve:
             assert 0.0 <= point["nDCG@10"] <= 1.0, (name, point)
             finite(point, "R@100", "query_terms", "doc_terms", "flops")
-    assert set(result["baselines"]) == {"BM25", "dense"}
+    assert set(result["baselines"]) == {"BM25", "dense", "teacher"}
     # BM25 and the dense bridge retrieve real documents on real Russian text.
     assert result["baselines"]["BM25"]["nDCG@10"] > 0.05
     assert result["baselines"]["dense"]["nDCG@10"] > 0.05
@@ -238,7 +238,7 @@ def test_quality_benchmark_with_mined_negatives_and_distillation(tmp_path: Path)
         pytest.skip("the Russian training and test sets are not built: run `make data`")
     args = ("--dev", "--recipe", "--steps", "2", "--points", "1", "--negatives", "1", "--no-baselines")
     figures = run_script("bench_quality.py", tmp_path, *args, timeout=1800)
-    assert figures["dev"] is True
+    assert figures["dev"] == "groups"  # a bare --dev: the dev split of held-out groups
     assert {k: figures["settings"][k] for k in ("loss", "negatives", "query_reg", "doc_reg", "steps")} == {
         "loss": "infonce+kl",  # from --recipe
         "negatives": 1,  # the flags given beside it
@@ -253,6 +253,34 @@ def test_quality_benchmark_with_mined_negatives_and_distillation(tmp_path: Path)
     assert result["run_seconds"]["sembridge-extend"] > 0
     # Mined rows are fewer than the pairs at most (a query short of negatives is left out).
     assert 0 < result["train_pairs"] <= 1000
+
+
+def test_quality_dev_splits_train_and_evaluate_apart_from_the_test_set(monkeypatch) -> None:
+    """bench_quality's --dev: ``groups`` trains on the dev split's pairs and evaluates on its
+    held-out pages; ``pairs`` holds training pairs out; neither reads a test query."""
+    from offline_assets.corpora import quality_dir
+
+    if not (quality_dir("ar", split="dev") / "train.jsonl").is_file():
+        pytest.skip("the Arabic dev split is not built: run `make data`")
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its neighbour, common.py
+    spec = importlib.util.spec_from_file_location("bench_quality", BENCHMARKS / "bench_quality.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    test_train, test, _ = module.load_language("ar", False, None, 42)
+    test_queries = set(test.queries.values())
+    dev_train, dev, _ = module.load_language("ar", False, "groups", 42)
+    lines = (quality_dir("ar", split="dev") / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    dev_file = [json.loads(line) for line in lines]
+    assert dev_train["query"] == [r["query"] for r in dev_file] and len(dev_train) < len(test_train)
+    assert dev.queries and not set(dev.queries.values()) & test_queries
+    assert not set(dev.corpus.values()) & set(test.corpus.values())
+    pair_train, pairs, _ = module.load_language("ar", False, "pairs", 42)
+    held_out = set(pairs.queries.values())
+    assert held_out <= set(test_train["query"]) and not held_out & set(pair_train["query"])
+    # The reference rows on the Arabic dev split: the fused teacher ranks better than either of
+    # its parts (docs/results.md, "The teacher's own score").
+    rows = module.baselines("ar", dev, "cpu")
+    assert rows["teacher"]["nDCG@10"] > max(rows["BM25"]["nDCG@10"], rows["dense"]["nDCG@10"]) + 0.02
 
 
 def test_crosslingual_benchmark_quick(tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ from offline_assets.corpora import (
     RECIPES,
     Recipe,
     check_disjoint,
+    dev_documents,
+    dev_recipe,
     quality_dir,
     sharing_a_paragraph,
     split_sets,
@@ -56,6 +58,22 @@ def test_cloze_split_uses_each_paragraph_once():
         # the sentence asked for is in no corpus document: it was cut out of its paragraph
         assert not any(query in text for text in sets.corpus.values())
     assert not any(normalise(p.query) in test_texts for p in sets.train)
+
+
+def test_dev_split_is_built_as_the_test_split_from_the_groups_outside_it():
+    recipe = Recipe("ru", ("libreoffice",), ("title", "keywords"), 600, test_queries=20, corpus_documents=60)
+    documents = ru_documents(300)
+    test = split_sets(recipe, documents)
+    rest = dev_documents(recipe, documents)
+    assert rest and {d.group for d in rest} == {d.group for d in documents} - test.test_groups
+    dev = split_sets(recipe, rest)
+    assert len(dev.queries) == 20 and set(dev.qrels) == set(dev.queries)
+    check_disjoint(dev)  # the dev queries' pages give no dev training pair
+    # Nothing of the dev split, queries, documents or training pairs, comes from a test group.
+    assert not (dev.test_groups | dev.train_groups) & test.test_groups
+    assert not set(dev.queries.values()) & set(test.queries.values())
+    # The dev training pairs come from the test split's training groups, less the dev groups.
+    assert dev.train_groups and dev.train_groups <= test.train_groups - dev.test_groups
 
 
 def test_check_disjoint_raises_on_a_shared_group():
@@ -114,12 +132,18 @@ def check_built_set(folder: Path) -> None:
     assert stats["test_documents"] == len(corpus)
 
 
+@pytest.mark.parametrize("split", ["test", "dev"])
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_built_sets_never_share_a_group(language):
-    folder = quality_dir(language)
+def test_built_sets_never_share_a_group(language, split):
+    folder = quality_dir(language, split=split)
     if not (folder / "stats.json").is_file():
-        pytest.skip(f"the {language} sets are not built in {folder}: run `make data` to build them")
+        pytest.skip(f"the {language} {split} sets are not built in {folder}: run `make data` to build them")
     check_built_set(folder)
+    if split == "dev":  # and the dev split holds no group of the test split, on either side
+        test = json.loads((quality_dir(language) / "groups.json").read_text(encoding="utf-8"))["test"]
+        dev = json.loads((folder / "groups.json").read_text(encoding="utf-8"))
+        assert not set(test) & set(dev["train"] + dev["test"])
     stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
-    assert 100 <= stats["test_queries"] <= RECIPES[language].test_queries + 100
+    recipe = RECIPES[language] if split == "test" else dev_recipe(RECIPES[language])
+    assert 0.5 * recipe.test_queries <= stats["test_queries"] <= recipe.test_queries + 100
     assert stats["test_documents"] <= RECIPES[language].corpus_documents + 100

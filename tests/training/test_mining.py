@@ -87,6 +87,22 @@ def test_rows_are_n_tuples_with_teacher_scores_that_finetune_reads(assets, tmp_p
     assert read.column_names == ["query", "positive", *negatives, "scores"]
 
 
+def test_fill_keeps_a_query_short_within_the_range_with_the_next_survivors_below_it(assets, tmp_path):
+    # A range of 3 candidates: each query's own positive is among them (dropped as equal), so
+    # every query is short of 3 negatives and left out, unless --fill looks further down.
+    with pytest.raises(SembridgeError, match="no query kept 3 negatives"):
+        run(assets, tmp_path / "short.jsonl", negatives=3, range_max=3)
+    filled = run(assets, tmp_path / "filled.jsonl", negatives=3, range_max=3, fill=True)
+    whole = run(assets, tmp_path / "whole.jsonl", negatives=3, range_max=8)
+    assert filled.queries_short_of_negatives == whole.queries_short_of_negatives
+    assert filled.rows == whole.rows == 8 - whole.queries_short_of_negatives > 0
+    assert filled.queries_filled == filled.rows
+    # The next survivors below the range are the ones a deeper range finds, in the same order,
+    # under the same guards.
+    read = [(tmp_path / n).read_text(encoding="utf-8") for n in ("filled.jsonl", "whole.jsonl")]
+    assert read[0] == read[1]
+
+
 def test_the_margin_drops_candidates_the_teacher_scores_near_the_positive(assets, tmp_path):
     loose = run(assets, tmp_path / "a.jsonl", relative_margin=0.0, negatives=1)
     strict = run(assets, tmp_path / "b.jsonl", relative_margin=0.5, negatives=1)
@@ -134,6 +150,9 @@ def test_cli_writes_the_file_prints_the_counts_and_refuses_an_existing_output(as
     assert json.loads(result.stdout)["rows"] == len(out.read_text(encoding="utf-8").splitlines())
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 1 and "exists" in str(again.exception)
+    filled = CliRunner().invoke(app, [*args[:-2], "--range-max", "2", "--fill", "--overwrite", "--json"])
+    assert filled.exit_code == 0, filled.output
+    assert json.loads(filled.stdout)["queries_filled"] > 0
 
 
 def test_the_teacher_the_miner_and_the_range_do_what_they_say(assets, tmp_path):
