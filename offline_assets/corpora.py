@@ -732,15 +732,14 @@ def build_language(language: str, cache_dir: str | Path | None = None, split: st
     if split not in SPLITS:
         raise SembridgeError(f"no split '{split}'", hint=f"use one of: {', '.join(SPLITS)}")
     recipe = RECIPES[language]
-    stamp: dict[str, object] = {"format": _FORMAT, "language": language, "recipe": repr(recipe)}
-    if split != "test":  # the test split's stamp predates the dev split: keep it, keep its builds
-        stamp["split"] = split
+    stamp = {"format": _FORMAT, "language": language, "recipe": repr(recipe), "split": split}
 
     def build(tmp: Path) -> None:
         documents = language_documents(recipe, cache_dir)
         if split == "dev":
-            documents = dev_documents(recipe, documents)
-        sets = split_sets(dev_recipe(recipe) if split == "dev" else recipe, documents)
+            sets = split_sets(dev_recipe(recipe), dev_documents(recipe, documents))
+        else:
+            sets = split_sets(recipe, documents)
         write_sets(sets, tmp)
         logger.info(
             "%s %s: %s", language, split, json.dumps({k: v for k, v in sets.stats.items() if k != "recipe"})
@@ -765,16 +764,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cache-dir", default=None, help="default: $SEMBRIDGE_CACHE or ~/.cache/sembridge")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for language, split in ((lang, split) for lang in args.langs for split in args.splits):
-        folder = build_language(language, args.cache_dir, split)
-        name = language if split == "test" else f"{language} {split}"
-        stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
-        shared = sharing_a_paragraph(folder)
-        print(
-            f"{name}: {stats['train_pairs']:,} training pairs ({shared:,} share a positive or paragraph: "
-            f"finetune --paragraph-groups keeps them apart); {split} {stats['test_queries']:,} queries, "
-            f"{stats['test_documents']:,} documents -> {folder}"
-        )
+    for language in args.langs:
+        for split in args.splits:
+            folder = build_language(language, args.cache_dir, split)
+            name = language if split == "test" else f"{language} {split}"
+            stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
+            shared = sharing_a_paragraph(folder)
+            print(
+                f"{name}: {stats['train_pairs']:,} training pairs ({shared:,} share a positive or "
+                f"paragraph: finetune --paragraph-groups keeps them apart); {split} "
+                f"{stats['test_queries']:,} queries, {stats['test_documents']:,} documents -> {folder}"
+            )
 
 
 def sharing_a_paragraph(folder: Path) -> int:

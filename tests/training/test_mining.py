@@ -88,8 +88,8 @@ def test_rows_are_n_tuples_with_teacher_scores_that_finetune_reads(assets, tmp_p
 
 
 def test_fill_keeps_a_query_short_within_the_range_with_the_next_survivors_below_it(assets, tmp_path):
-    # A range of 3 candidates: each query's own positive is among them (dropped as equal), so
-    # every query is short of 3 negatives and left out, unless --fill looks further down.
+    # A range of 3 candidates leaves every query short of 3 negatives (the guards drop some of
+    # them, its own positive first), so each is left out, unless --fill looks further down.
     with pytest.raises(SembridgeError, match="no query kept 3 negatives"):
         run(assets, tmp_path / "short.jsonl", negatives=3, range_max=3)
     filled = run(assets, tmp_path / "filled.jsonl", negatives=3, range_max=3, fill=True)
