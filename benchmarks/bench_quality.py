@@ -352,9 +352,37 @@ def evaluator(data: Any, device: str) -> Callable[[Any], dict[str, float]]:
             "query_terms": result["query_terms"],
             "doc_terms": result["doc_terms"],
             "flops": result["flops"],
+            "query_own": own_pieces(model, list(data.queries.values()), "query"),
+            "doc_own": own_pieces(model, list(data.corpus.values()), "document"),
         }
 
     return run
+
+
+def own_pieces(model: Any, texts: list[str], kind: str) -> float:
+    """The share of each text's own pieces active in its vector (``own_piece_share``): how much of
+    BM25's exact matching the model keeps."""
+    from sembridge.encoding import own_piece_share
+    from sembridge.encoding.encode import encode_texts
+    from sembridge.encoding.terms import special_token_ids
+
+    tokenizer, limit = model.tokenizer, model.max_seq_length
+    specials = set(special_token_ids(tokenizer).tolist())
+    pieces = [
+        [i for i in tokenizer(text, truncation=True, max_length=limit)["input_ids"] if i not in specials]
+        for text in texts
+    ]
+    return own_piece_share(encode_texts(model, texts, kind, show_progress=False), pieces)
+
+
+def shown(point: dict[str, Any]) -> dict[str, Any]:
+    """``point``, printed as it is measured: a long run shows its curve while it runs."""
+    console.print(
+        f"    step {point['step']}: {METRIC} {point[METRIC]:.3f}, R@100 {point['R@100']:.3f}, "
+        f"terms q {point['query_terms']:.0f} / d {point['doc_terms']:.0f}, "
+        f"own pieces active q {point['query_own']:.2f} / d {point['doc_own']:.2f}"
+    )
+    return point
 
 
 def train_with_curve(
@@ -369,7 +397,7 @@ def train_with_curve(
 
     start = SparseEncoder(str(model_dir), device=args.device)
     inference = length_settings(start)  # every point is measured at these, as the written model is
-    curve = [{"step": 0, **measure(start)}]
+    curve = [shown({"step": 0, **measure(start)})]
     del start
     if steps == 0:
         return curve
@@ -379,7 +407,7 @@ def train_with_curve(
             if state.global_step in points:
                 was_training, training = model.training, length_settings(model)
                 restore_lengths(model, inference)
-                curve.append({"step": state.global_step, **measure(model)})
+                curve.append(shown({"step": state.global_step, **measure(model)}))
                 restore_lengths(model, training)
                 model.train(was_training)
 
@@ -434,25 +462,19 @@ def teacher_row(lang: str, data: Any, device: str, bm25_weight: float | None = N
     import numpy as np
 
     from offline_assets import e5_small_path, wordpiece_tokenizer_path
-    from sembridge.evaluation.bm25 import BM25Index, tokenize
-    from sembridge.evaluation.dense import encode_dense
     from sembridge.evaluation.metrics import compute_metrics
     from sembridge.loading import load_bridge, load_tokenizer
-    from sembridge.training.mining import MineSettings, bm25_rows, fused_rows
+    from sembridge.training.mining import CorpusScores, MineSettings
 
     doc_ids, qids = list(data.corpus), list(data.queries)
-    documents, queries = [data.corpus[d] for d in doc_ids], [data.queries[q] for q in qids]
-    tokenizer, bridge = (
-        load_tokenizer(str(wordpiece_tokenizer_path(lang))),
-        load_bridge(str(e5_small_path()), device),
-    )
-    bm25 = bm25_rows(BM25Index(tokenizer, documents), tokenize(tokenizer, queries, False, ""))
-    cosine = (
-        encode_dense(bridge, queries, "query", 64, None, False)
-        @ encode_dense(bridge, documents, "document", 64, None, False).T
+    scorer = CorpusScores(
+        [data.queries[q] for q in qids],
+        [data.corpus[d] for d in doc_ids],
+        tokenizer=load_tokenizer(str(wordpiece_tokenizer_path(lang))),
+        dense_model=load_bridge(str(e5_small_path()), device),
     )
     weight = MineSettings().bm25_weight if bm25_weight is None else bm25_weight
-    scores = fused_rows(bm25, cosine, weight)
+    scores = scorer.teacher(0, len(qids), weight)
     top = np.argsort(-scores, axis=1, kind="stable")[:, :100]
     run = {q: {doc_ids[j]: float(scores[i, j]) for j in top[i]} for i, q in enumerate(qids)}
     return dict(compute_metrics(data.qrels, run, [METRIC, "R@100"])["metrics"])
@@ -564,22 +586,25 @@ def summary(figures: dict[str, Any], markdown: bool = False) -> None:
     rows = []
 
     def moved(first: dict[str, Any], last: dict[str, Any], key: str, digits: int) -> str:
+        if key not in first:  # figures of a run before the figure was measured
+            return "-"
         return f"{first[key]:.{digits}f} -> {last[key]:.{digits}f}"
 
     for lang, result in figures["languages"].items():
         for name, curve in result["curves"].items():
             first, last = curve[0], curve[-1]
             sparsity = [moved(first, last, "query_terms", 1), moved(first, last, "doc_terms", 1),
-                        moved(first, last, "flops", 2)]  # fmt: skip
+                        moved(first, last, "doc_own", 2), moved(first, last, "flops", 2)]  # fmt: skip
             rows.append([lang, name, first[METRIC], last[METRIC], last["R@100"], *sparsity])
         for name, ref in result["baselines"].items():
-            rows.append([lang, name, "-", ref[METRIC], ref["R@100"], "-", "-", "-"])
+            rows.append([lang, name, "-", ref[METRIC], ref["R@100"], "-", "-", "-", "-"])
     dev = figures.get("dev")
     split = {None: "test set", "groups": "dev split (held-out groups)"}.get(
         dev,
         "dev split of the training pairs",  # "pairs", or True in figures of earlier runs
     )
-    columns = ["lang", "model", "step 0", f"step {steps}", f"R@100 ({steps})", "q terms", "d terms", "FLOPs"]
+    columns = ["lang", "model", "step 0", f"step {steps}", f"R@100 ({steps})", "q terms", "d terms",
+               "d own pieces", "FLOPs"]  # fmt: skip
     if markdown:
         cells = [[f"{c:.3f}" if isinstance(c, float) else str(c) for c in row] for row in rows]
         print("\n".join("| " + " | ".join(line) + " |" for line in [columns, ["---"] * len(columns), *cells]))

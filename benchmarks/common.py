@@ -184,6 +184,7 @@ def machine_info(device: str = "cpu") -> dict[str, Any]:
         "load_average_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "python": platform.python_version(),
         "torch": torch.__version__,
+        "malloc": allocator(),
     }
     try:
         import psutil
@@ -194,6 +195,23 @@ def machine_info(device: str = "cpu") -> dict[str, Any]:
     if str(device).startswith("cuda") and torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return info
+
+
+# Where Debian's libtcmalloc-minimal4 puts the library, by architecture.
+TCMALLOC_PATHS = tuple(
+    Path(f"/usr/lib/{arch}-linux-gnu/libtcmalloc_minimal.so.4") for arch in ("x86_64", "aarch64")
+)
+
+
+def tcmalloc_path() -> Path | None:
+    """Debian's tcmalloc library where it is installed (``make quality`` and ``make bench`` preload it)."""
+    return next((path for path in TCMALLOC_PATHS if path.is_file()), None)
+
+
+def allocator() -> str:
+    """The allocator this process runs under: the preloaded library's name, or glibc's malloc."""
+    preloaded = [Path(lib).name for lib in os.environ.get("LD_PRELOAD", "").split() if "malloc" in lib]
+    return preloaded[0] if preloaded else "glibc"
 
 
 def resolve_device(name: str) -> str:

@@ -28,6 +28,7 @@ SCRIPTS = {
     "init": "bench_init.py",
     "retrieval": "bench_retrieval.py",
     "training": "bench_training.py",
+    "allocator": "bench_allocator.py",  # the training benchmark under glibc malloc and tcmalloc (CPU)
     "onnx": "bench_onnx.py",
     "bridge-backends": "bench_bridge_backends.py",  # torch / ONNX / OpenVINO bridge (CPU)
     "large-vocab": "bench_large_vocab.py",  # bounded MLM logits, 8k-250k vocabularies (CPU)

@@ -22,6 +22,7 @@ A matrix with no rows has zero for every figure.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -103,6 +104,25 @@ def mean_active_terms(matrix: sp.spmatrix) -> float:
     if matrix.shape[0] == 0:
         return 0.0
     return float(np.count_nonzero(matrix.data) / matrix.shape[0])
+
+
+def own_piece_share(matrix: sp.spmatrix, pieces: Sequence[Sequence[int]]) -> float:
+    """Mean over rows of the share of a text's own distinct pieces (``pieces[i]``: the ids its
+    tokenizer gives text ``i``, special tokens left out) that are active in its vector.
+
+    The part of exact lexical matching a model keeps: BM25 scores every piece of a text, a sparse
+    encoder only the pieces its vector keeps. Rows without pieces are left out of the mean.
+    """
+    matrix = _nonzero(matrix)
+    if matrix.shape[0] != len(pieces):
+        raise SembridgeError(f"{matrix.shape[0]:,} vectors but {len(pieces):,} lists of pieces")
+    shares = []
+    for row, ids in enumerate(pieces):
+        own = set(ids)
+        if own:
+            active = matrix.indices[matrix.indptr[row] : matrix.indptr[row + 1]]
+            shares.append(len(own.intersection(active.tolist())) / len(own))
+    return float(np.mean(shares)) if shares else 0.0
 
 
 def flops(queries: sp.spmatrix, documents: sp.spmatrix) -> float:

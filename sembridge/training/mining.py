@@ -48,7 +48,7 @@ from sembridge.errors import SembridgeError, UsageError
 from sembridge.io import atomic_file, check_output_file
 from sembridge.log import logger, progress
 
-__all__ = ["MINERS", "TEACHERS", "MineSettings", "MineSummary", "mine", "paragraph_keys"]
+__all__ = ["MINERS", "TEACHERS", "CorpusScores", "MineSettings", "MineSummary", "mine", "paragraph_keys"]
 
 MINERS = ("bm25", "dense", "bm25+dense")
 TEACHERS = ("bm25", "dense", "bm25+dense")
@@ -138,6 +138,66 @@ def fused_rows(bm25: np.ndarray, cosine: np.ndarray, bm25_weight: float) -> np.n
     return bm25_weight * bm25 + (1 - bm25_weight) * minmax_rows(cosine)
 
 
+class CorpusScores:
+    """Steps 1 and 2 of the module docstring: every query against every document, by BM25 over
+    ``tokenizer``'s pieces and by ``dense_model``'s cosine (either may be None), and their fusion.
+
+    The texts are indexed and encoded once; :meth:`systems` gives a chunk of queries' rows, so a
+    large corpus is never held as one queries x documents matrix. ``mine``, the ``--teacher`` of
+    ``finetune`` and the quality benchmark's teacher row all score through it.
+    """
+
+    def __init__(
+        self,
+        queries: Sequence[str],
+        documents: Sequence[str],
+        *,
+        tokenizer: Any = None,
+        dense_model: Any = None,
+        batch_size: int = 64,
+        show_progress: bool = False,
+        label: str = "dense",
+    ) -> None:
+        from sembridge.evaluation.bm25 import BM25Index, tokenize
+        from sembridge.evaluation.dense import encode_dense
+
+        if tokenizer is None and dense_model is None:
+            raise SembridgeError("scoring needs a tokenizer for BM25, a dense model, or both")
+        self.size = len(queries)
+        self.index = self.query_ids = self.query_vectors = self.doc_vectors = None
+        if tokenizer is not None:
+            self.index = BM25Index(tokenizer, documents, show_progress=show_progress)
+            self.query_ids = tokenize(tokenizer, queries, show_progress, "BM25: tokenizing queries")
+        if dense_model is not None:
+            self.query_vectors = encode_dense(
+                dense_model, queries, "query", batch_size, None, show_progress, f"{label}: queries"
+            )
+            self.doc_vectors = encode_dense(
+                dense_model, documents, "document", batch_size, None, show_progress, f"{label}: documents"
+            )
+
+    def systems(self, start: int, stop: int, bm25_weight: float) -> dict[str, np.ndarray]:
+        """Rows ``start:stop`` of ``bm25`` (:func:`bm25_rows`), ``dense`` (the cosine) and, where
+        both are there, ``bm25+dense`` (:func:`fused_rows` with ``bm25_weight``)."""
+        rows: dict[str, np.ndarray] = {}
+        if self.index is not None:
+            rows["bm25"] = bm25_rows(self.index, self.query_ids[start:stop])
+        if self.query_vectors is not None:
+            rows["dense"] = self.query_vectors[start:stop] @ self.doc_vectors.T
+        if len(rows) == 2:
+            rows["bm25+dense"] = fused_rows(rows["bm25"], rows["dense"], bm25_weight)
+        return rows
+
+    def teacher(self, start: int, stop: int, bm25_weight: float) -> np.ndarray:
+        """Rows ``start:stop`` of the teacher: the fusion where there are both systems, else the one."""
+        rows = self.systems(start, stop, bm25_weight)
+        return rows.get("bm25+dense", next(iter(rows.values())))
+
+    def chunks(self, size: int = QUERY_CHUNK) -> list[tuple[int, int]]:
+        """``(start, stop)`` of each chunk of ``size`` queries."""
+        return [(start, min(start + size, self.size)) for start in range(0, self.size, size)]
+
+
 def mine_inputs(cache_dir: str | Path | None = None, **paths: Any) -> dict[str, Any]:
     """What mining reads from disk, by role (the data, corpus, tokenizer and dense model where they
     are paths, and the cache of mined files): the output must stay apart from each."""
@@ -173,9 +233,6 @@ def mine(
         cache_dir: where mined files are cached (default: the sembridge cache).
         names: how the models are named in the cache key and the summary (their ids or folders).
     """
-    from sembridge.evaluation.bm25 import BM25Index, tokenize
-    from sembridge.evaluation.dense import encode_dense
-
     settings = settings or MineSettings()
     output = Path(output)
     check_output_file(output, overwrite, inputs=mine_inputs(cache_dir=cache_dir, **(names or {})))
@@ -207,13 +264,13 @@ def mine(
         f"{len(documents):,}",
     )
 
-    index = BM25Index(tokenizer, documents, show_progress=show_progress)
-    query_ids = tokenize(tokenizer, queries, show_progress, "BM25: tokenizing queries")
-    query_vectors = encode_dense(
-        dense_model, queries, "query", settings.batch_size, None, show_progress, "dense: queries"
-    )
-    doc_vectors = encode_dense(
-        dense_model, documents, "document", settings.batch_size, None, show_progress, "dense: documents"
+    scorer = CorpusScores(
+        queries,
+        documents,
+        tokenizer=tokenizer,
+        dense_model=dense_model,
+        batch_size=settings.batch_size,
+        show_progress=show_progress,
     )
 
     summary = MineSummary(
@@ -228,14 +285,9 @@ def mine(
     prefers = 0
     with progress(disable=not show_progress) as bar:
         task = bar.add_task("mining negatives", total=len(queries))
-        for start in range(0, len(queries), QUERY_CHUNK):
-            stop = min(start + QUERY_CHUNK, len(queries))
-            bm25 = bm25_rows(index, query_ids[start:stop])
-            dense = query_vectors[start:stop] @ doc_vectors.T
-            systems = {"bm25": bm25, "dense": dense}
-            fused = fused_rows(bm25, dense, settings.bm25_weight)
-            teacher = fused if settings.teacher == "bm25+dense" else systems[settings.teacher]
-            ranking = fused if settings.miner == "bm25+dense" else systems[settings.miner]
+        for start, stop in scorer.chunks():
+            systems = scorer.systems(start, stop, settings.bm25_weight)
+            teacher, ranking = systems[settings.teacher], systems[settings.miner]
             for row in range(stop - start):
                 i = start + row
                 found = _negatives(

@@ -30,7 +30,7 @@ from sembridge.data.pairs import SCORES_COLUMN, numbered_negatives
 from sembridge.errors import SembridgeError, UsageError
 from sembridge.io import atomic_file
 from sembridge.log import logger
-from sembridge.training.mining import QUERY_CHUNK, MineSettings, bm25_rows, fused_rows
+from sembridge.training.mining import CorpusScores, MineSettings
 
 __all__ = ["BM25_WEIGHT", "parse_teacher", "score_with_teacher"]
 
@@ -152,8 +152,6 @@ def _score(
     batch_size: int,
     show_progress: bool,
 ) -> list[list[float]]:
-    from sembridge.evaluation.bm25 import BM25Index, tokenize
-    from sembridge.evaluation.dense import encode_dense
     from sembridge.loading import load_bridge
 
     if model is not None and _is_cross_encoder(model):
@@ -174,30 +172,20 @@ def _score(
     documents = sorted({text for texts in rows for text in texts})
     position = {text: i for i, text in enumerate(documents)}
     columns = np.array([[position[t] for t in texts] for texts in rows])
-    index = query_ids = query_vectors = doc_vectors = None
-    if bm25:
-        if tokenizer is None:
-            raise SembridgeError("a BM25 teacher needs the student's tokenizer")
-        index = BM25Index(tokenizer, documents, show_progress=show_progress)
-        query_ids = tokenize(tokenizer, queries, show_progress, "BM25: tokenizing queries")
-    if model is not None:
-        dense = load_bridge(model, device, kind="teacher model")
-        query_vectors = encode_dense(
-            dense, queries, "query", batch_size, None, show_progress, "teacher: queries"
-        )
-        doc_vectors = encode_dense(
-            dense, documents, "document", batch_size, None, show_progress, "teacher: documents"
-        )
+    if bm25 and tokenizer is None:
+        raise SembridgeError("a BM25 teacher needs the student's tokenizer")
+    scorer = CorpusScores(
+        queries,
+        documents,
+        tokenizer=tokenizer if bm25 else None,
+        dense_model=load_bridge(model, device, kind="teacher model") if model is not None else None,
+        batch_size=batch_size,
+        show_progress=show_progress,
+        label="teacher",
+    )
     scores: list[list[float]] = []
-    for start in range(0, len(queries), QUERY_CHUNK):
-        stop = min(start + QUERY_CHUNK, len(queries))
-        lexical = bm25_rows(index, query_ids[start:stop]) if index is not None else None
-        cosine = query_vectors[start:stop] @ doc_vectors.T if query_vectors is not None else None
-        if lexical is not None and cosine is not None:
-            fused = fused_rows(lexical, cosine, BM25_WEIGHT)
-        else:
-            fused = lexical if lexical is not None else cosine
-        picked = np.take_along_axis(fused, columns[start:stop], axis=1)
+    for start, stop in scorer.chunks():
+        picked = np.take_along_axis(scorer.teacher(start, stop, BM25_WEIGHT), columns[start:stop], axis=1)
         scores.extend([[float(s) for s in row] for row in picked])
     return scores
 

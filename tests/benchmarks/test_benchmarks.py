@@ -114,6 +114,22 @@ def test_training_benchmark(tmp_path: Path, splade_tiny: Path) -> None:
     assert figures["speedup_vs_recompute_every_batch"] > 0
 
 
+def test_allocator_benchmark_times_the_same_training_under_glibc_and_tcmalloc(tmp_path: Path) -> None:
+    """bench_allocator.py: bench_training twice, as it is and with tcmalloc preloaded; the same
+    training (equal losses), each run's CPU seconds, and a skip that says why without tcmalloc."""
+    args = ("--steps", "2", "--batch-size", "8", "--max-length", "16")
+    missing = run_script("bench_allocator.py", tmp_path, *args, "--tcmalloc", str(tmp_path / "none.so"))
+    assert "no tcmalloc library at" in missing["skipped"] and "runs" not in missing
+    figures = run_script("bench_allocator.py", tmp_path, *args)
+    if "skipped" in figures:
+        pytest.skip(f"bench_allocator skipped itself: {figures['skipped']}")
+    assert set(figures["runs"]) == {"glibc malloc", "tcmalloc"}
+    for run in figures["runs"].values():
+        finite(run, "steps_per_s", "user_s", "system_s")
+    assert figures["last_loss_difference"] <= 1e-3 * abs(figures["runs"]["glibc malloc"]["last_loss"])
+    assert figures["speedup"] > 0
+
+
 def test_bridge_backends_benchmark(
     tmp_path: Path, splade_tiny: Path, e5_bridge: Path, ru_tokenizer: Path
 ) -> None:
@@ -174,6 +190,7 @@ def test_run_all_lists_every_script() -> None:
         "init",
         "retrieval",
         "training",
+        "allocator",
         "onnx",
         "bridge-backends",
         "large-vocab",
@@ -185,6 +202,7 @@ def test_run_all_lists_every_script() -> None:
     # bench_crosslingual.py, bench_parallel_mining.py) and the GPU one too (make bench-gpu).
     scripts = sorted(p.name for p in BENCHMARKS.glob("bench_*.py"))
     assert scripts == [
+        "bench_allocator.py",
         "bench_bridge.py",
         "bench_bridge_backends.py",
         "bench_crosslingual.py",
@@ -219,6 +237,7 @@ def test_quality_benchmark_quick(tmp_path: Path) -> None:
         for point in curve:
             assert 0.0 <= point["nDCG@10"] <= 1.0, (name, point)
             finite(point, "R@100", "query_terms", "doc_terms", "flops")
+            assert 0.0 <= point["query_own"] <= 1.0 and 0.0 <= point["doc_own"] <= 1.0, (name, point)
     assert set(result["baselines"]) == {"BM25", "dense", "teacher"}
     # BM25 and the dense bridge retrieve real documents on real Russian text.
     assert result["baselines"]["BM25"]["nDCG@10"] > 0.05

@@ -10,6 +10,7 @@ import torch
 from sembridge.encoding.sparsity import (
     flops,
     mean_active_terms,
+    own_piece_share,
     side_stats,
     sparsity_stats,
     term_presence,
@@ -99,3 +100,15 @@ def test_side_accumulator_equals_the_stacked_figures():
         assert getattr(got.documents, name) == pytest.approx(value, rel=1e-9), name
     assert got.expected_flops == pytest.approx(want.expected_flops, rel=1e-12)
     assert got.queries == want.queries and got.documents.texts == 40
+
+
+def test_own_piece_share_counts_each_texts_distinct_pieces_active_in_its_vector():
+    # Row 0 keeps pieces 0 and 2 of its 0, 1, 2 (an explicit zero is not active); row 1 keeps
+    # none of its piece 3, only an expansion; row 2 has no pieces and is left out of the mean.
+    matrix = sp.csr_matrix(np.array([[1.0, 0, 2, 0, 0], [0, 0, 0, 0, 5], [0, 1, 0, 0, 0]]))
+    matrix[0, 1] = 0.0  # stored, but zero
+    share = own_piece_share(matrix, [[0, 1, 2, 2], [3], []])
+    assert share == pytest.approx((2 / 3 + 0) / 2)
+    assert own_piece_share(matrix[:1], [[4]]) == 0.0
+    with pytest.raises(SembridgeError, match="3 vectors but 2 lists of pieces"):
+        own_piece_share(matrix, [[0], [1]])

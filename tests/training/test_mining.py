@@ -184,3 +184,30 @@ def test_the_teacher_the_miner_and_the_range_do_what_they_say(assets, tmp_path):
     ]
     assert all(0 <= s <= 1 + 1e-6 for scores in first for s in scores)  # BM25 over its per-query maximum
     assert (tmp_path / "w0.jsonl").read_text() != (tmp_path / "w1.jsonl").read_text()
+
+
+def test_corpus_scores_give_each_system_by_chunk_as_the_whole_and_the_fusion_of_both(assets):
+    from sembridge.loading import load_bridge, load_tokenizer
+    from sembridge.training.mining import CorpusScores, fused_rows
+
+    pairs = load_pairs(assets["data"])
+    queries, documents = list(pairs["query"]), sorted(set(pairs["positive"]) | set(EXTRA))
+    tokenizer, dense = load_tokenizer(str(assets["tokenizer"])), load_bridge(str(assets["dense"]))
+    both = CorpusScores(queries, documents, tokenizer=tokenizer, dense_model=dense)
+    whole = both.systems(0, len(queries), 0.3)
+    assert set(whole) == {"bm25", "dense", "bm25+dense"}
+    assert whole["bm25+dense"] == pytest.approx(fused_rows(whole["bm25"], whole["dense"], 0.3))
+    assert both.teacher(0, len(queries), 0.3) == pytest.approx(whole["bm25+dense"])
+    # Chunks of three queries: the same rows as the whole, every query once.
+    chunks = both.chunks(3)
+    assert [start for start, _ in chunks] == list(range(0, len(queries), 3)) and chunks[-1][1] == len(queries)
+    stacked = np.concatenate([both.systems(a, b, 0.3)["bm25+dense"] for a, b in chunks])
+    assert stacked == pytest.approx(whole["bm25+dense"])
+    # One system alone is its own teacher; neither is refused.
+    lexical = CorpusScores(queries, documents, tokenizer=tokenizer)
+    assert set(lexical.systems(0, 2, 0.3)) == {"bm25"}
+    assert lexical.teacher(0, 2, 0.3) == pytest.approx(whole["bm25"][:2])
+    cosine = CorpusScores(queries, documents, dense_model=dense)
+    assert cosine.teacher(0, 2, 0.3) == pytest.approx(whole["dense"][:2])
+    with pytest.raises(SembridgeError, match="tokenizer for BM25, a dense model"):
+        CorpusScores(queries, documents)
