@@ -204,7 +204,7 @@ TCMALLOC_PATHS = tuple(
 
 
 def tcmalloc_path() -> Path | None:
-    """Debian's tcmalloc library where it is installed (``make quality`` and ``make bench`` preload it)."""
+    """Debian's tcmalloc library where it is installed (what bench_allocator.py preloads)."""
     return next((path for path in TCMALLOC_PATHS if path.is_file()), None)
 
 

@@ -203,7 +203,7 @@ def test_corpus_scores_give_each_system_by_chunk_as_the_whole_and_the_fusion_of_
     assert [start for start, _ in chunks] == list(range(0, len(queries), 3)) and chunks[-1][1] == len(queries)
     stacked = np.concatenate([both.systems(a, b, 0.3)["bm25+dense"] for a, b in chunks])
     assert stacked == pytest.approx(whole["bm25+dense"])
-    # One system alone is its own teacher; neither is refused.
+    # One system alone is its own teacher; a scorer with neither is refused.
     lexical = CorpusScores(queries, documents, tokenizer=tokenizer)
     assert set(lexical.systems(0, 2, 0.3)) == {"bm25"}
     assert lexical.teacher(0, 2, 0.3) == pytest.approx(whole["bm25"][:2])
