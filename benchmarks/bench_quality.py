@@ -28,6 +28,7 @@ README). They were chosen on development splits (``--dev``), never on a test set
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import tempfile
@@ -70,17 +71,21 @@ SMALL_MODEL = {
     "seed": 42,
 }
 QUICK = {"steps": 30, "test_queries": 60, "test_documents": 300, "train_pairs": 1000}
-# The fine-tuning recipe chosen on the dev splits (docs/results.md, "Toward BM25"): the --extend
-# start, FLOPs weights 0.01, InfoNCE beside KL from the fused BM25 + e5 teacher on three mined
-# negatives, 200 steps. `--recipe` sets these; a flag given beside it wins.
+# The fine-tuning recipe chosen on the dev splits (docs/results.md, "Toward BM25" and "Lexical
+# weights"): the --extend start, FLOPs weights 0.01, InfoNCE beside KL from the fused BM25 + e5
+# teacher on three mined negatives (--fill), 100 steps at lr 1e-4, then BM25's weights of each
+# text's own pieces added 8 times. `--recipe` sets these; a flag given beside it wins.
 RECIPE = {
     "inits": ["sembridge-extend"],
-    "steps": 200,
+    "steps": 100,
     "points": 4,
+    "lr": 1e-4,
     "query_reg": 0.01,
     "doc_reg": 0.01,
     "loss": "infonce+kl",
     "negatives": 3,
+    "fill": True,
+    "lexical": 8.0,
 }
 
 
@@ -134,7 +139,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Any:
     )
     parser.add_argument(
         "--fill",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="sembridge mine --fill: a query short of negatives within the miner's top 50 takes the "
         "next survivors below them instead of being left out of training",
     )
@@ -146,6 +152,15 @@ def parse_args(argv: Sequence[str] | None = None) -> Any:
     )
     parser.add_argument(
         "--teacher-temperature", type=float, default=0.05, help="finetune --teacher-temperature (kl)"
+    )
+    parser.add_argument(
+        "--lexical",
+        type=float,
+        default=None,
+        metavar="C",
+        help="finetune --lexical-weight C: BM25's weights of each text's own pieces added to the "
+        "vectors after training (IDF over the training documents); every point is measured with "
+        "them; default and 0: none",
     )
     parser.add_argument("--seed", type=int, default=SMALL_MODEL["seed"])
     parser.add_argument(
@@ -173,14 +188,17 @@ def parse_args(argv: Sequence[str] | None = None) -> Any:
         "--recipe",
         action="store_true",
         help="the fine-tuning recipe chosen on the dev splits: "
-        + ", ".join(f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-                    for k, v in RECIPE.items())
+        + ", ".join(f"--{k.replace('_', '-')}" + ("" if v is True else
+                    f" {' '.join(map(str, v)) if isinstance(v, list) else v}") for k, v in RECIPE.items())
         + " (a flag given beside it wins; with --quick, --quick's steps)",
     )  # fmt: skip
     known, _ = parser.parse_known_args(argv)
     if known.recipe:
         parser.set_defaults(**{k: v for k, v in RECIPE.items() if not (known.quick and k == "steps")})
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.lexical is not None and args.lexical <= 0:  # --lexical 0 takes the recipe's off
+        args.lexical = None
+    return args
 
 
 # ----------------------------------------------------------------------------------------------
@@ -359,6 +377,20 @@ def evaluator(data: Any, device: str) -> Callable[[Any], dict[str, float]]:
     return run
 
 
+def with_lexical(measure: Callable, module: Any) -> Callable:
+    """``measure`` of the model with ``module`` (LexicalWeights) after its pooling, as
+    ``finetune --lexical-weight`` adds it after training; the model trains without it."""
+
+    def run(model: Any) -> dict[str, float]:
+        model.append(module.to(model.device))
+        try:
+            return measure(model)
+        finally:
+            del model[-1]
+
+    return run
+
+
 def own_pieces(model: Any, texts: list[str], kind: str) -> float:
     """The share of each text's own pieces active in its vector (``own_piece_share``): how much of
     BM25's exact matching the model keeps."""
@@ -389,13 +421,16 @@ def train_with_curve(
     model_dir: Path, train: Any, out: Path, args: Any, steps: int, points: list[int], measure: Callable
 ) -> list[dict[str, Any]]:
     """Fine-tune and evaluate in place at each step of ``points`` (a callback; nothing is selected)."""
-    from sentence_transformers import SparseEncoder
     from transformers import TrainerCallback
 
+    from sembridge.loading import load_sparse_encoder
     from sembridge.training import FinetuneConfig, finetune
-    from sembridge.training.trainer import length_settings, restore_lengths
+    from sembridge.training.lexical import fit_lexical_weights
+    from sembridge.training.trainer import length_settings, restore_lengths, training_documents
 
-    start = SparseEncoder(str(model_dir), device=args.device)
+    start = load_sparse_encoder(model_dir, args.device)
+    if args.lexical is not None:  # every point as finetune --lexical-weight writes the model
+        measure = with_lexical(measure, fit_lexical_weights(start, training_documents(train), args.lexical))
     inference = length_settings(start)  # every point is measured at these, as the written model is
     curve = [shown({"step": 0, **measure(start)})]
     del start
@@ -431,6 +466,7 @@ def train_with_curve(
         paragraph_groups=args.paragraph_groups,
         loss=args.loss,
         teacher_temperature=args.teacher_temperature,
+        lexical_weight=args.lexical,
     )
     finetune(str(model_dir), train, out, config, callbacks=[Curve()])
     return curve
@@ -454,6 +490,41 @@ def baselines(
         rows[kind] = dict(entry["results"][0]["metrics"])
     rows["teacher"] = teacher_row(lang, data, device, bm25_weight)
     return rows
+
+
+def bm25_row(data: Any, tokenizer: Path, device: str) -> dict[str, float]:
+    """BM25 over the pieces of another tokenizer (a model folder's): the --extend models cut text
+    with the English vocabulary beside the target's, which BM25 can use as well."""
+    from sembridge.evaluation import evaluate
+
+    report = evaluate(
+        [], data, metrics=[METRIC, "R@100"], device=device, show_progress=False,
+        bm25=True, bm25_tokenizer=str(tokenizer),
+    )  # fmt: skip
+    return dict(report["models"][0]["results"][0]["metrics"])
+
+
+def lexical_rows(model_dir: Path, data: Any, device: str) -> dict[str, dict[str, float]]:
+    """The two parts of a model written with ``--lexical-weight``, each on its own: its
+    LexicalWeights after a static embedding of zeros, and the model with them left out."""
+    import torch
+    from sentence_transformers import SparseEncoder
+    from sentence_transformers.sparse_encoder.modules import SparseStaticEmbedding
+
+    from sembridge.evaluation import evaluate
+    from sembridge.loading import load_sparse_encoder
+    from sembridge.training.lexical import lexical_module
+
+    model = load_sparse_encoder(model_dir, device)
+    module = lexical_module(model)
+    zeros = SparseStaticEmbedding(model.tokenizer, weight=torch.zeros(module.vocab_size), frozen=True)
+    lexical = SparseEncoder(modules=[zeros, module], device=device)
+    del model[-1]  # the learned part alone
+    report = evaluate([lexical, model], data, metrics=[METRIC, "R@100"], device=device, show_progress=False)
+    return {
+        part: dict(entry["results"][0]["metrics"])
+        for part, entry in zip(("lexical part alone", "learned part alone"), report["models"], strict=True)
+    }
 
 
 def teacher_row(lang: str, data: Any, device: str, bm25_weight: float | None = None) -> dict[str, float]:
@@ -531,7 +602,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = {**SMALL_MODEL, "steps": steps, "learning_rate": args.lr, "query_reg": args.query_reg,
                 "doc_reg": args.doc_reg, "batch_size": args.batch_size, "seed": args.seed,
                 "paragraph_groups": args.paragraph_groups, "loss": args.loss, "negatives": args.negatives,
-                "fill": args.fill,
+                "fill": args.fill, "lexical": args.lexical,
                 "doc_max_length": args.doc_max_length,
                 "teacher_temperature": args.teacher_temperature}  # fmt: skip
     console.print(f"settings: {settings}; evaluated at steps {', '.join(map(str, [0, *points]))}")
@@ -557,6 +628,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                 model_dir, train, work / lang / f"{name}-ft", args, steps, points, measure
             )
             run_seconds[name] = round(time.perf_counter() - started, 1)  # init, training, evaluations
+            if refs and name == "sembridge-extend":  # its own pieces: English vocabulary and the target's
+                refs["BM25 (extended pieces)"] = bm25_row(data, model_dir, args.device)
+            if refs and args.lexical is not None and steps:  # what each part brings
+                for part, row in lexical_rows(work / lang / f"{name}-ft", data, args.device).items():
+                    refs[f"{part} ({name})"] = row
             first, last = curves[name][0], curves[name][-1]
             console.print(
                 f"  {name:<20} {METRIC} {first[METRIC]:.3f} -> {last[METRIC]:.3f}   "

@@ -10,6 +10,7 @@ The public API, one name per stage of the method::
     report = sembridge.evaluate(["ru-splade-ft"], sembridge.load_retrieval_data("miracl-ru-dev"))
     sembridge.export_vectors("ru-splade-ft", {"d1": "текст"}, "ru-vectors", format="opensearch")
     sembridge.export.export("ru-splade-ft", "ru-onnx", format="onnx")  # as `sembridge export` does
+    sembridge.add_lexical_weights(model, documents, weight=8.0)  # BM25's weights in a loaded model's vectors
 
 ``sembridge.export`` is the export package (its :func:`~sembridge.export.export` is the
 ``sembridge export`` command as a call). Each name is imported on first use (PEP 562), so
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from sembridge.export import export_onnx, export_vectors
     from sembridge.init import InitConfig, InitResult, initialize
     from sembridge.training import AlignOptions, FinetuneConfig, FinetuneResult, align, finetune
+    from sembridge.training.lexical import add_lexical_weights
 
 # public name -> the module that defines it
 _LAZY = {
@@ -52,6 +54,7 @@ _LAZY = {
     "DataOptions": "sembridge.data",
     "load_pairs": "sembridge.data",
     "load_retrieval_data": "sembridge.data",
+    "add_lexical_weights": "sembridge.training.lexical",
 }
 
 __all__ = [
@@ -66,6 +69,7 @@ __all__ = [
     "SembridgeError",
     "UsageError",
     "__version__",
+    "add_lexical_weights",
     "align",
     "evaluate",
     "export",

@@ -529,7 +529,7 @@ def load_sparse_encoder(
     else:
         source = check_model_source(model)
         try:
-            encoder = SparseEncoder(source, device=str(device), trust_remote_code=trust_remote_code)
+            encoder = _construct(SparseEncoder, source, str(device), trust_remote_code)
         except Exception as err:  # transformers and the hub raise many types
             raise load_failure("model", locate(model), err) from err
         for module in encoder.modules():  # the MLM of a SPLADE model or of a Router's document side
@@ -543,6 +543,49 @@ def load_sparse_encoder(
             hint="give a masked-LM SPLADE model, e.g. one written by sembridge init",
         )
     return encoder
+
+
+def sembridge_modules(source: str) -> dict[str, type]:
+    """The sentence-transformers modules of sembridge's own that ``source``'s ``modules.json`` names
+    (``sembridge.training.lexical.LexicalWeights``), by that ``type``, imported from the installed
+    package; empty when it names none or has no ``modules.json`` here."""
+    import importlib
+
+    path = Path(source).expanduser()
+    modules_file = path / "modules.json" if path.is_dir() else None
+    if modules_file is None or not modules_file.is_file():
+        return {}
+    try:
+        kinds = [str(m.get("type", "")) for m in json.loads(modules_file.read_text(encoding="utf-8"))]
+    except (OSError, ValueError, AttributeError):
+        return {}  # sentence-transformers' own loader reports the damaged file
+    found = {}
+    for kind in kinds:
+        module_name, _, class_name = kind.rpartition(".")
+        if module_name.startswith("sembridge.") and class_name:
+            try:
+                found[kind] = getattr(importlib.import_module(module_name), class_name)
+            except (ImportError, AttributeError) as err:
+                raise ModelLoadError(
+                    f"'{source}' names the module {kind}, which this sembridge does not have: {err}",
+                    hint="install the sembridge version that wrote the model",
+                ) from err
+    return found
+
+
+def _construct(model_class: Any, source: str, device: str, trust_remote_code: bool) -> Any:
+    """``model_class(source)``, with sembridge's own modules resolved to the installed classes.
+
+    sentence-transformers 6 refuses to import a module class outside its own package unless
+    ``trust_remote_code`` is given. sembridge's own modules are code already installed, not code
+    from the model folder, so they are passed as classes (every other type, remote code included,
+    still goes through the flag). sentence-transformers 5 imports them itself.
+    """
+    load = getattr(model_class, "_load_with_module_classes", None)
+    classes = sembridge_modules(source)
+    if load is None or not classes:
+        return model_class(source, device=device, trust_remote_code=trust_remote_code)
+    return load(source, classes, device=device, trust_remote_code=trust_remote_code)
 
 
 def bridge_prompt(name: str) -> str | None:

@@ -260,6 +260,7 @@ def finetune_block(report: Mapping[str, Any]) -> list[str]:
         ("doc_max_length", "document max length"),
         ("precision", "precision"),
         ("seed", "seed"),
+        ("lexical_weight", "lexical weight (BM25 of each text's own pieces)"),
     ]
     rows += [(label, _cell(config[key])) for key, label in settings if config.get(key) is not None]
     rows += [
@@ -280,7 +281,17 @@ def finetune_block(report: Mapping[str, Any]) -> list[str]:
         "(loss and evaluation curves).",
         "",
         *_table(rows),
+        *(_LEXICAL_NOTE if config.get("lexical_weight") is not None else []),
     ]
+
+
+_LEXICAL_NOTE = [
+    "",
+    "Its vectors add BM25's weights of each text's own pieces to the learned ones (the module "
+    "`sembridge.training.lexical.LexicalWeights`, IDF fitted on the training documents). Load it "
+    "with sembridge installed: `sembridge.loading.load_sparse_encoder(path)`, or "
+    "`SparseEncoder(path, trust_remote_code=True)`.",
+]
 
 
 def _intro(init_report: Mapping[str, Any] | None, finetune_report: Mapping[str, Any] | None) -> str:

@@ -93,6 +93,7 @@ def test_each_flag_sets_its_field(tmp_path, monkeypatch):
         "student_temperature": "2.0",
         "margin_scale": "10",
         "mini_batch_size": "4",
+        "lexical_weight": "1.5",
     }
     switches = {
         "resume", "keep_checkpoints", "overwrite", "show_progress", "negatives", "resume_changed", "cached",

@@ -125,6 +125,15 @@ def _parts(encoder: Any) -> dict[str, Any]:
             "the model is not a masked LM followed by SpladePooling, so it cannot be exported to ONNX",
             hint="give a SPLADE model folder, e.g. one written by `sembridge init` or `sembridge finetune`",
         )
+    extra = [
+        type(m).__name__ for m in modules if not (isinstance(m, SpladePooling) or hasattr(m, "auto_model"))
+    ]
+    if extra:  # e.g. LexicalWeights: the graph would leave it out and the vectors would differ
+        raise SembridgeError(
+            f"the model has modules the ONNX graph does not carry ({', '.join(extra)}), so its ONNX "
+            "vectors would differ from the model's",
+            hint="export its vectors instead (sembridge export --format jsonl and the engine formats)",
+        )
     return {
         "mlm": mlm[0].auto_model,
         "tokenizer": mlm[0].tokenizer,

@@ -8,6 +8,9 @@ bf16, gradient accumulation and checkpoints work as in any Hugging Face training
 
     result = finetune("ru-model", "pairs.jsonl", "ru-model-ft", FinetuneConfig(max_steps=1000))
 
+``FinetuneConfig(lexical_weight=C)`` (``--lexical-weight``) adds BM25's weights of each text's own
+pieces to the written model's vectors (:mod:`sembridge.training.lexical`).
+
 Training pairs are read by :mod:`sembridge.data` (``DataOptions``, ``load_pairs``), the same
 reader ``sembridge evaluate`` and ``sembridge export`` use.
 """
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from sembridge.training.align import align
     from sembridge.training.checkpoints import default_checkpoint_dir, list_checkpoints
     from sembridge.training.config import AlignOptions, FinetuneConfig, FinetuneResult
+    from sembridge.training.lexical import LexicalWeights, add_lexical_weights
     from sembridge.training.losses import build_loss, build_regularizer_warmup
     from sembridge.training.stats import measure_sparsity
     from sembridge.training.trainer import REPORT_NAME, TRAINING_ARGS_NAME, finetune
@@ -40,6 +44,8 @@ _LAZY = {
     "align": "sembridge.training.align",
     "FinetuneConfig": "sembridge.training.config",
     "FinetuneResult": "sembridge.training.config",
+    "LexicalWeights": "sembridge.training.lexical",
+    "add_lexical_weights": "sembridge.training.lexical",
     "build_loss": "sembridge.training.losses",
     "build_regularizer_warmup": "sembridge.training.losses",
     "measure_sparsity": "sembridge.training.stats",
@@ -54,8 +60,10 @@ __all__ = [
     "AlignOptions",
     "FinetuneConfig",
     "FinetuneResult",
+    "LexicalWeights",
     "SideStats",
     "SparsityStats",
+    "add_lexical_weights",
     "align",
     "build_loss",
     "build_regularizer_warmup",

@@ -50,6 +50,10 @@ class FinetuneConfig:
         cached / mini_batch_size: CachedSpladeLoss, embedding that many texts at a time.
         paragraph_groups: batches hold at most one pair of each paragraph group
             (:mod:`sembridge.training.sampler`); off: only exact repeats are kept apart.
+        lexical_weight: after training, add BM25's weights of each text's own pieces to the
+            written model's vectors, this many times (:mod:`sembridge.training.lexical`, IDF
+            fitted on the training documents); None: none added. A model that already has them
+            trains without them and gets them back (or, with a weight, newly fitted ones).
         query_reg / doc_reg: the FLOPs weights lambda_q and lambda_d (sentence-transformers'
             documented defaults 5e-5 and 3e-5; SPLADE++ used far larger ones with long warm-ups).
         reg_warmup_ratio: fraction of the steps over which both FLOPs weights rise
@@ -206,6 +210,16 @@ class FinetuneConfig:
             negatable=True,
         ),
     )
+    lexical_weight: float | None = field(
+        default=None,
+        metadata=flag(
+            "--lexical-weight",
+            "After training, add BM25's weights of each text's own pieces to the written model's "
+            "vectors, C times (IDF fitted on the training documents; sembridge.training.lexical). "
+            "Off by default; a model that has them trains without them and keeps them.",
+            TRAIN,
+        ),
+    )
     # Set on the command line by --bf16 / --fp16 (cli/finetune.py), which exclude each other.
     precision: Precision = "fp32"
     seed: int = field(default=42, metadata=flag("--seed", "Seed of the run.", TRAIN))
@@ -327,6 +341,13 @@ class FinetuneConfig:
                 )
         if not math.isfinite(self.margin_scale) or self.margin_scale <= 0:
             raise UsageError(f"{_flag('margin_scale')} must be a finite number > 0, got {self.margin_scale}.")
+        if self.lexical_weight is not None:
+            from sembridge.training.lexical import check_lexical_weight
+
+            try:
+                check_lexical_weight(self.lexical_weight, _flag("lexical_weight"))
+            except SembridgeError as err:
+                raise UsageError(err.message, hint=err.hint) from None
         if self.checkpoint_dir is not None:
             self.checkpoint_dir = Path(self.checkpoint_dir)
 

@@ -409,6 +409,7 @@ class _Run:
     sample_documents: list[str]
     stats_before: dict[str, Any] | None
     inference_lengths: list[dict[str, Any]]  # the model's own limits, put back before writing
+    lexical: Any = None  # the model's own LexicalWeights, taken out for training, put back before writing
 
     @property
     def world_size(self) -> int:
@@ -511,6 +512,50 @@ def _resume_changes(prepared: _Prepared) -> dict[str, dict[str, Any]]:
     return changes
 
 
+def training_documents(train: Any) -> list[str]:
+    """Every distinct positive and negative text of the training data, in first-seen order."""
+    texts: dict[str, None] = {}
+    for part in parts(train):
+        for name in part.column_names:
+            if name == "positive" or name == "negative" or name in numbered_negatives(part.column_names):
+                texts.update(dict.fromkeys(part[name]))
+    return list(texts)
+
+
+def take_lexical(encoder: SparseEncoder) -> Any:
+    """Take the model's LexicalWeights out for training (see :func:`add_lexical`); None when it has none."""
+    from sembridge.training.lexical import LexicalWeights
+
+    if len(encoder) and isinstance(encoder[-1], LexicalWeights):
+        module = encoder[-1]
+        del encoder[-1]
+        _info("   lexical weights (%s): left out in training, written back after", module)
+        return module
+    return None
+
+
+def add_lexical(encoder: SparseEncoder, train: Any, config: FinetuneConfig) -> None:
+    """``--lexical-weight``: after training, BM25's weights of a text's own pieces (IDF fitted on the
+    training documents) added to the model that is written.
+
+    After, not before: on the Arabic dev split, training with them in place let the ranking loss
+    switch the learned part off (every learned weight below zero within 25 steps, the model BM25
+    alone); added after training, the learned part stays and adds to them (docs/results.md).
+    """
+    from sembridge.training.lexical import add_lexical_weights
+
+    documents = training_documents(train)
+    module = add_lexical_weights(
+        encoder, documents, config.lexical_weight, show_progress=config.show_progress
+    )
+    _info(
+        "   lexical weights: BM25 x %s, IDF over %s training documents (mean length %.0f pieces)",
+        config.lexical_weight,
+        f"{len(documents):,}",
+        module.avg_length,
+    )
+
+
 def build_trainer(
     model: str | Path | SparseEncoder,
     prepared: _Prepared,
@@ -520,6 +565,7 @@ def build_trainer(
     """Steps 3-4: load the model, build the loss, the arguments and the trainer; record the settings."""
     config, checkpoint_dir = prepared.config, prepared.checkpoint_dir
     encoder = load_encoder(model, "cpu", logits_budget=DEFAULT_LOGITS_BUDGET, require_splade=True)
+    lexical = take_lexical(encoder)
     inference_lengths = length_settings(encoder)
     columns = dict.fromkeys(name for part in parts(prepared.train) for name in part.column_names)
     router_mapping = apply_lengths(encoder, config, list(columns))
@@ -616,6 +662,7 @@ def build_trainer(
         sample_documents,
         stats_before,
         inference_lengths,
+        lexical,
     )
 
 
@@ -680,6 +727,10 @@ def write(
     run started from has one, a copy of its ``sembridge_init.json`` (how the rows were initialised).
     """
     config, train_data, evaluation = prepared.config, prepared.train, prepared.evaluation
+    if config.lexical_weight is not None:  # the written model's vectors, so its sparsity too
+        add_lexical(run.trainer.model, train_data, config)
+    elif run.lexical is not None:
+        run.trainer.model.append(run.lexical)
     result.stats_after = measure_sparsity(
         run.trainer.model, run.sample_queries, run.sample_documents, config.batch_size
     ).to_dict()

@@ -199,7 +199,7 @@ def test_run_all_lists_every_script() -> None:
     ):
         assert name in done.stdout
     # Every CPU speed benchmark is in run_all; the quality benchmarks are their own (make quality,
-    # bench_crosslingual.py, bench_parallel_mining.py) and the GPU one too (make bench-gpu).
+    # bench_crosslingual.py, bench_parallel_mining.py, bench_lexical.py) and the GPU one too (make bench-gpu).
     scripts = sorted(p.name for p in BENCHMARKS.glob("bench_*.py"))
     assert scripts == [
         "bench_allocator.py",
@@ -210,6 +210,7 @@ def test_run_all_lists_every_script() -> None:
         "bench_gpu.py",
         "bench_init.py",
         "bench_large_vocab.py",
+        "bench_lexical.py",
         "bench_onnx.py",
         "bench_paper_scale.py",
         "bench_parallel_mining.py",
@@ -248,23 +249,34 @@ def test_quality_benchmark_quick(tmp_path: Path) -> None:
 
 
 def test_quality_benchmark_with_mined_negatives_and_distillation(tmp_path: Path) -> None:
-    """The recipe's rows (``--recipe``, two of its settings shortened): negatives mined on the
-    training pairs, a distillation loss, the dev split kept apart from training, and the time of
-    each run."""
+    """The recipe's rows (``--recipe``, some of its settings changed): negatives mined on the
+    training pairs, a distillation loss, lexical weights, the dev split kept apart from training,
+    the rows to compare with, and the time of each run."""
     from offline_assets.corpora import quality_dir
 
     if not (quality_dir("ru") / "train.jsonl").is_file():
         pytest.skip("the Russian training and test sets are not built: run `make data`")
-    args = ("--dev", "--recipe", "--steps", "2", "--points", "1", "--negatives", "1", "--no-baselines")
+    args = ("--dev", "--recipe", "--steps", "2", "--points", "1", "--negatives", "1", "--lexical", "2.0")
     figures = run_script("bench_quality.py", tmp_path, *args, timeout=1800)
     assert figures["dev"] == "groups"  # a bare --dev: the dev split of held-out groups
-    assert {k: figures["settings"][k] for k in ("loss", "negatives", "query_reg", "doc_reg", "steps")} == {
+    keys = ("loss", "negatives", "query_reg", "doc_reg", "steps", "lexical")
+    assert {k: figures["settings"][k] for k in keys} == {
         "loss": "infonce+kl",  # from --recipe
         "negatives": 1,  # the flags given beside it
         "query_reg": 0.01,
         "doc_reg": 0.01,
         "steps": 2,
+        "lexical": 2.0,
     }
+    # The lexical part keeps every own piece of a document active, from step 0 on.
+    assert all(point["doc_own"] == 1.0 for point in figures["languages"]["ru"]["curves"]["sembridge-extend"])
+    # The rows a model with lexical weights is compared with: BM25 on its own pieces, and each of
+    # its two parts without the other.
+    baselines = figures["languages"]["ru"]["baselines"]
+    assert set(baselines) == {"BM25", "dense", "teacher", "BM25 (extended pieces)",
+                              "lexical part alone (sembridge-extend)",
+                              "learned part alone (sembridge-extend)"}  # fmt: skip
+    assert all(0.05 < row["nDCG@10"] <= 1.0 for row in baselines.values()), baselines
     result = figures["languages"]["ru"]
     assert set(result["curves"]) == {"sembridge-extend"}  # the recipe's start
     assert [point["step"] for point in result["curves"]["sembridge-extend"]] == [0, 2]
@@ -272,6 +284,27 @@ def test_quality_benchmark_with_mined_negatives_and_distillation(tmp_path: Path)
     assert result["run_seconds"]["sembridge-extend"] > 0
     # Mined rows are fewer than the pairs at most (a query short of negatives is left out).
     assert 0 < result["train_pairs"] <= 1000
+
+
+def test_lexical_benchmark_sweeps_the_weight_between_the_two_parts(tmp_path: Path, splade_tiny: Path) -> None:
+    """bench_lexical.py on a real model and the Russian dev split: each C, and both parts alone."""
+    from offline_assets.corpora import quality_dir
+
+    if not (quality_dir("ru", split="dev") / "train.jsonl").is_file():
+        pytest.skip("the Russian dev split is not built: run `make data`")
+    args = ("--model", str(splade_tiny), "--langs", "ru", "--weights", "1", "10000")
+    figures = run_script("bench_lexical.py", tmp_path, *args, timeout=900)
+    rows = figures["rows"]
+    assert list(rows) == ["learned part alone", "+ lexical part, C = 1", "+ lexical part, C = 10000",
+                          "lexical part alone", "BM25", "BM25 (model pieces)"]  # fmt: skip
+    assert all(0.0 < row["nDCG@10"] <= 1.0 for row in rows.values()), rows
+    assert figures["split"] == "dev" and figures["train_documents"] > 1000
+    # A lexical part 10,000 times the learned one ranks as the lexical part alone does.
+    assert rows["+ lexical part, C = 10000"]["nDCG@10"] == pytest.approx(
+        rows["lexical part alone"]["nDCG@10"], abs=0.01
+    )
+    # The lexical part puts every own piece in a vector: more terms than the learned part alone.
+    assert rows["+ lexical part, C = 1"]["doc_terms"] > rows["learned part alone"]["doc_terms"]
 
 
 def test_quality_dev_splits_train_and_evaluate_apart_from_the_test_set(monkeypatch) -> None:
