@@ -56,10 +56,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     apply_threads(args.threads)
     quiet_libraries()
-    import torch
-    from bench_quality import bm25_row
-    from sentence_transformers import SparseEncoder
-    from sentence_transformers.sparse_encoder.modules import SparseStaticEmbedding
+    from bench_quality import bm25_row, lexical_alone
 
     from offline_assets import wordpiece_tokenizer_path
     from offline_assets.corpora import build_language
@@ -90,9 +87,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         model.append(module)
         rows[f"+ lexical part, C = {weight:g}"] = evaluate_rows({"m": model}, data, args.device)["m"]
         del model[-1]
-    zeros = SparseStaticEmbedding(model.tokenizer, weight=torch.zeros(module.vocab_size), frozen=True)
     rows["lexical part alone"] = evaluate_rows(
-        {"m": SparseEncoder(modules=[zeros, module])}, data, args.device
+        {"m": lexical_alone(model, module, args.device)}, data, args.device
     )["m"]
     rows["BM25"] = bm25_row(data, wordpiece_tokenizer_path(lang), args.device)
     rows["BM25 (model pieces)"] = bm25_row(data, args.model, args.device)

@@ -504,21 +504,27 @@ def bm25_row(data: Any, tokenizer: Path, device: str) -> dict[str, float]:
     return dict(report["models"][0]["results"][0]["metrics"])
 
 
-def lexical_rows(model_dir: Path, data: Any, device: str) -> dict[str, dict[str, float]]:
-    """The two parts of a model written with ``--lexical-weight``, each on its own: its
-    LexicalWeights after a static embedding of zeros, and the model with them left out."""
+def lexical_alone(model: Any, module: Any, device: str) -> Any:
+    """A SparseEncoder of ``module`` (LexicalWeights) alone: after a static embedding of zeros
+    over ``model``'s tokenizer, so its vectors are the lexical part without the learned one."""
     import torch
     from sentence_transformers import SparseEncoder
     from sentence_transformers.sparse_encoder.modules import SparseStaticEmbedding
+
+    zeros = SparseStaticEmbedding(model.tokenizer, weight=torch.zeros(module.vocab_size), frozen=True)
+    return SparseEncoder(modules=[zeros, module], device=device)
+
+
+def lexical_rows(model_dir: Path, data: Any, device: str) -> dict[str, dict[str, float]]:
+    """The two parts of a model written with ``--lexical-weight``, each on its own: its
+    LexicalWeights after a static embedding of zeros, and the model with them left out."""
 
     from sembridge.evaluation import evaluate
     from sembridge.loading import load_sparse_encoder
     from sembridge.training.lexical import lexical_module
 
     model = load_sparse_encoder(model_dir, device)
-    module = lexical_module(model)
-    zeros = SparseStaticEmbedding(model.tokenizer, weight=torch.zeros(module.vocab_size), frozen=True)
-    lexical = SparseEncoder(modules=[zeros, module], device=device)
+    lexical = lexical_alone(model, lexical_module(model), device)
     del model[-1]  # the learned part alone
     report = evaluate([lexical, model], data, metrics=[METRIC, "R@100"], device=device, show_progress=False)
     return {
