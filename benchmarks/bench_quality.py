@@ -49,6 +49,9 @@ INITS = (
     "sembridge-position",
     "sembridge-alpha-auto",
     "sembridge-extend",
+    "mean-extend",
+    "random-extend",
+    "focus-extend",
 )
 # The default rows; the others are asked for with --inits.
 DEFAULT_INITS = ("sembridge", "sembridge-no-prompt", "mean", "random", "focus")
@@ -337,6 +340,11 @@ def init_model(name: str, lang: str, text_file: Path, out: Path, seed: int) -> P
             {"alpha": 4.0, "bridge": str(e5_small_path()), "position_aware": True},
         ),
         "sembridge-extend": ("sembridge", {"alpha": 4.0, "bridge": str(e5_small_path())}),
+        # The recipe's start with a baseline's rows for the appended pieces: the fair comparison
+        # for --recipe, whose English rows and vocabulary are the same in all four.
+        "mean-extend": ("mean", {}),
+        "random-extend": ("random", {}),
+        "focus-extend": ("focus", {"target_text": str(text_file)}),
         "sembridge-alpha-auto": (
             "sembridge",
             {
@@ -352,7 +360,7 @@ def init_model(name: str, lang: str, text_file: Path, out: Path, seed: int) -> P
         method=method,
         seed=seed,
         show_progress=False,
-        extend=name == "sembridge-extend",  # source vocabulary kept, Russian tokens appended
+        extend=name.endswith("-extend"),  # source vocabulary kept, the target's pieces appended
         method_options=options,
     )
     initialize(config, output_dir=out, overwrite=True)
@@ -634,9 +642,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                 model_dir, train, work / lang / f"{name}-ft", args, steps, points, measure
             )
             run_seconds[name] = round(time.perf_counter() - started, 1)  # init, training, evaluations
-            if refs and name == "sembridge-extend":  # its own pieces: English vocabulary and the target's
-                refs["BM25 (extended pieces)"] = bm25_row(data, model_dir, args.device)
-            if refs and args.lexical is not None and steps:  # what each part brings
+            own_pieces = "BM25 (extended pieces)"  # the -extend starts share one tokenizer
+            if not args.no_baselines and name.endswith("-extend") and own_pieces not in refs:
+                refs[own_pieces] = bm25_row(data, model_dir, args.device)  # English and target pieces
+            if args.lexical is not None and steps:  # what each part brings (also under --no-baselines)
                 for part, row in lexical_rows(work / lang / f"{name}-ft", data, args.device).items():
                     refs[f"{part} ({name})"] = row
             first, last = curves[name][0], curves[name][-1]

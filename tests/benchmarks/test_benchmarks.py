@@ -307,6 +307,47 @@ def test_lexical_benchmark_sweeps_the_weight_between_the_two_parts(tmp_path: Pat
     assert rows["+ lexical part, C = 1"]["doc_terms"] > rows["learned part alone"]["doc_terms"]
 
 
+def bench_quality(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """benchmarks/bench_quality.py as a module, to call its functions."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its neighbour, common.py
+    spec = importlib.util.spec_from_file_location("bench_quality", BENCHMARKS / "bench_quality.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quality_baseline_starts_with_the_extended_vocabulary(monkeypatch, tmp_path: Path) -> None:
+    """--inits mean-extend (and random-, focus-): the recipe's start, English rows and vocabulary
+    kept, with the baseline's rows for the appended pieces instead of SemBridge's."""
+    import torch
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from offline_assets.corpora import quality_dir
+    from sembridge.init.report import REPORT_FILE
+
+    if not (quality_dir("ru") / "train.jsonl").is_file():
+        pytest.skip("the Russian training set is not built: run `make data`")
+    module = bench_quality(monkeypatch)
+    text_file = module.load_language("ru", True, None, 42)[2]
+    folders = {name: module.init_model(name, "ru", text_file, tmp_path / name, 42)
+               for name in ("sembridge-extend", "mean-extend")}  # fmt: skip
+    vocab = {name: AutoTokenizer.from_pretrained(f).get_vocab() for name, f in folders.items()}
+    assert vocab["mean-extend"] == vocab["sembridge-extend"]
+    rows = {
+        name: AutoModelForMaskedLM.from_pretrained(f).get_input_embeddings().weight.detach()
+        for name, f in folders.items()
+    }
+    report = json.loads((folders["mean-extend"] / REPORT_FILE).read_text(encoding="utf-8"))
+    assert report["summary"]["method"] == "mean"
+    english = report["summary"]["source_vocab_size"]
+    assert torch.equal(rows["mean-extend"][:english], rows["sembridge-extend"][:english])
+    appended = rows["mean-extend"][english:]
+    assert len(appended) > 1000 and not torch.allclose(appended, rows["sembridge-extend"][english:])
+    # The mean baseline: the appended pieces the source has no form of all get one row, the mean.
+    _, counts = torch.unique(appended, dim=0, return_counts=True)
+    assert counts.max() > 0.9 * len(appended)
+
+
 def test_quality_dev_splits_train_and_evaluate_apart_from_the_test_set(monkeypatch) -> None:
     """bench_quality's --dev: ``groups`` trains on the dev split's pairs and evaluates on its
     held-out pages; ``pairs`` holds training pairs out; neither reads a test query."""
@@ -314,10 +355,7 @@ def test_quality_dev_splits_train_and_evaluate_apart_from_the_test_set(monkeypat
 
     if not (quality_dir("ar", split="dev") / "train.jsonl").is_file():
         pytest.skip("the Arabic dev split is not built: run `make data`")
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its neighbour, common.py
-    spec = importlib.util.spec_from_file_location("bench_quality", BENCHMARKS / "bench_quality.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = bench_quality(monkeypatch)
     test_train, test, _ = module.load_language("ar", False, None, 42)
     test_queries = set(test.queries.values())
     dev_train, dev, _ = module.load_language("ar", False, "groups", 42)
