@@ -83,6 +83,16 @@ def tokenize(
     return ids
 
 
+def bm25_idf(df: np.ndarray, n: int, special_ids: Sequence[int] = ()) -> np.ndarray:
+    """BM25's (Lucene's) IDF, ``log(1 + (n - df + 0.5) / (df + 0.5))``, of each vocabulary row from
+    its document frequency ``df`` over ``n`` documents; ``special_ids`` (special tokens) get 0."""
+    df = np.asarray(df, dtype=np.float64)
+    idf = np.log1p((n - df + 0.5) / (df + 0.5))
+    special = np.asarray([i for i in special_ids if 0 <= i < len(idf)], dtype=np.int64)
+    idf[special] = 0.0
+    return idf
+
+
 def presence_matrix(token_ids: Sequence[Sequence[int]], vocab_size: int) -> sp.csr_matrix:
     """A (texts x vocabulary) CSR matrix with 1 where a text holds a token (distinct tokens only)."""
     indptr = np.zeros(len(token_ids) + 1, dtype=np.int64)

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from sembridge.errors import SembridgeError
+from sembridge.evaluation.bm25 import bm25_idf
 from sembridge.methods.base import NewRows
 from sembridge.methods.weights import combine
 from sembridge.vocab import Overlap
@@ -121,12 +122,7 @@ def document_frequencies(tokenizer: Any, lines: Iterable[str], size: int) -> tup
 def idf_query_weights(tokenizer: Any, lines: Iterable[str], size: int) -> torch.Tensor:
     """BM25 IDF of every token id on ``lines`` (module docstring); special tokens get 0."""
     df, n = document_frequencies(tokenizer, lines, size)
-    df = df.double()
-    weights = torch.log1p((n - df + 0.5) / (df + 0.5)).float()
-    special = [i for i in getattr(tokenizer, "all_special_ids", []) if 0 <= i < size]
-    if special:
-        weights[torch.tensor(special, dtype=torch.long)] = 0.0
-    return weights
+    return torch.from_numpy(bm25_idf(df.numpy(), n, getattr(tokenizer, "all_special_ids", []))).float()
 
 
 def query_weight_summary(weights: torch.Tensor) -> dict[str, float]:

@@ -34,7 +34,7 @@ import torch
 from sentence_transformers.base.modules.module import Module
 
 from sembridge.errors import SembridgeError
-from sembridge.evaluation.bm25 import BM25Params, tokenize
+from sembridge.evaluation.bm25 import BM25Params, bm25_idf, tokenize
 
 
 class LexicalWeights(Module):
@@ -150,10 +150,7 @@ def fit_idf(
     df = np.zeros(vocab_size, dtype=np.float64)
     for ids in pieces:
         df[np.unique(np.asarray(ids, dtype=np.int64))] += 1
-    n = len(documents)
-    idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
-    special = special_token_ids(tokenizer)
-    idf[special[special < vocab_size]] = 0.0
+    idf = bm25_idf(df, len(documents), special_token_ids(tokenizer).tolist())
     lengths = [sum(1 for i in ids if idf[i] > 0) for ids in pieces]
     return torch.from_numpy(idf).float(), max(float(np.mean(lengths)), 1.0)
 
