@@ -16,6 +16,21 @@ whose Russian page comes first.
 
 `--mix-pairs N` adds a model aligned with N of each language's monolingual training pairs trained
 beside the parallel text (`sembridge align --pairs`: InfoNCE batches among the alignment's).
+`--help-pages` adds each language's parallel help pages (`offline_assets.crosslingual`: the titles
+and bodies of the LibreOffice help pages that no test or dev set reads) to the parallel text.
+`--keep-weight K` adds a model aligned with `sembridge align --keep-weight K`, which keeps each
+translation's vector on its own language's columns where the model had it before alignment
+(with the `--mix-pairs` beside it, where given).
+`--single` adds each language's own `--extend` model (zero-shot) on its monolingual set, the
+figure the multilingual model's monolingual score is held to; with `--mix-pairs N` also that
+model fine-tuned on the same N pairs of its language the mixed model trains on (the same settings),
+the figure the mixed model is held to.
+
+`--dev` measures on the dev splits instead, what settings are chosen on: the cross-lingual dev
+sets (`en-ru-dev`, ..., `en-dev`: Russian, Chinese and Korean only), each language's monolingual
+dev set, and `--mix-pairs` drawn from the dev splits' training pairs (which never hold a dev page):
+
+    python benchmarks/bench_crosslingual.py --dev --work-dir dev --align-pairs 1000 --mix-pairs 1000 --single
 
 Models kept in ``--work-dir`` (``multi-<langs>``, ``multi-<langs>-aligned-<N>``) are reused.
 """
@@ -83,6 +98,11 @@ def main() -> None:
     parser.add_argument(
         "--align-pairs", type=int, default=3000, help="parallel pairs per language (0: no align)"
     )
+    parser.add_argument(
+        "--help-pages",
+        action="store_true",
+        help="align on each language's parallel help pages too (titles and bodies of the pages no set reads)",
+    )
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--reg", type=float, default=0.01, help="both FLOPs weights of align")
     parser.add_argument(
@@ -92,7 +112,23 @@ def main() -> None:
         help="also align with this many monolingual training pairs per language beside the parallel "
         "text (align --pairs; 0: not)",
     )
+    parser.add_argument(
+        "--keep-weight",
+        type=float,
+        default=0.0,
+        help="also a model aligned with align --keep-weight K (the translations' own columns kept; 0: not)",
+    )
     parser.add_argument("--index-check", action="store_true", help="also the one-index check (needs ru)")
+    parser.add_argument(
+        "--single",
+        action="store_true",
+        help="also each language's own --extend model, on its monolingual set",
+    )
+    parser.add_argument(
+        "--dev",
+        action="store_true",
+        help="the dev splits (cross-lingual, monolingual, and the --mix-pairs), not the test sets",
+    )
     parser.add_argument(
         "--work-dir", type=Path, default=None, help="keep the models here (default: a temp dir)"
     )
@@ -106,21 +142,29 @@ def main() -> None:
         "settings": vars(args),
     }
     figures["settings"] = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    figures["split"] = "dev" if args.dev else "test"
 
     from offline_assets import e5_small_path, splade_tiny_path, wordpiece_tokenizer_path
     from offline_assets.corpora import quality_dir
-    from offline_assets.crosslingual import crosslingual_dir
+    from offline_assets.crosslingual import crosslingual_dir, help_parallel_path
     from offline_assets.parallel import parallel_path
     from sembridge.data import load_pairs
     from sembridge.evaluation import evaluate
     from sembridge.init.pipeline import InitConfig, initialize
     from sembridge.training import FinetuneConfig
-    from sembridge.training.align import align, read_parallel
+    from sembridge.training.align import AlignOptions, align, read_parallel
 
-    if not (crosslingual_dir("en") / "queries.jsonl").is_file():
-        raise SystemExit(f"{crosslingual_dir('en')} is not built: run `make data`")
-    # Languages with cross-lingual sets (Hindi has none yet: offline_assets.crosslingual).
-    crossing = [lang for lang in args.langs if (crosslingual_dir(f"en-{lang}") / "queries.jsonl").is_file()]
+    split = "dev" if args.dev else "test"
+    if args.index_check and args.dev:
+        raise SystemExit("--index-check reads the test sets; leave out --dev")
+    if not (crosslingual_dir("en", split=split) / "queries.jsonl").is_file():
+        raise SystemExit(f"{crosslingual_dir('en', split=split)} is not built: run `make data`")
+    # Languages with cross-lingual sets (Hindi has none; Arabic no dev set: offline_assets.crosslingual).
+    crossing = [
+        lang
+        for lang in args.langs
+        if (crosslingual_dir(f"en-{lang}", split=split) / "queries.jsonl").is_file()
+    ]
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="sembridge-crosslingual-"))
     work.mkdir(parents=True, exist_ok=True)
     source = str(splade_tiny_path())
@@ -132,72 +176,119 @@ def main() -> None:
         initialize(config, output_dir=multi)
     figures["init_seconds"] = round(time.perf_counter() - started, 1)
     models = {"multilingual": multi}
+
+    def train_config() -> FinetuneConfig:  # one epoch, every trained model alike
+        return FinetuneConfig(
+            epochs=1, batch_size=32, learning_rate=args.lr, query_reg=args.reg, doc_reg=args.reg,
+            device=args.device, overwrite=True, show_progress=False,
+        )  # fmt: skip
+
     if args.align_pairs:
         pairs: list[tuple[str, str]] = []
         for lang in args.langs:
             found = read_parallel(parallel_path(lang))
             random.Random(0).shuffle(found)
             pairs += found[: args.align_pairs]
+            if args.help_pages:  # every page (--quick: as many records as UI strings)
+                pages = read_parallel(help_parallel_path(lang))
+                pairs += pages[: args.align_pairs] if args.quick else pages
         random.Random(1).shuffle(pairs)
-        aligned = work / f"{multi.name}-aligned-{args.align_pairs}"
+        aligned = work / f"{multi.name}-aligned-{args.align_pairs}{'-help' if args.help_pages else ''}"
         if not (aligned / "sembridge_finetune.json").is_file():  # a model kept in --work-dir is reused
-            config = FinetuneConfig(
-                epochs=1, batch_size=32, learning_rate=args.lr, query_reg=args.reg, doc_reg=args.reg,
-                device=args.device, overwrite=True, show_progress=False,
-            )  # fmt: skip
+            config = train_config()
             started = time.perf_counter()
             align(multi, pairs, aligned, config)
             figures["align_seconds"] = round(time.perf_counter() - started, 1)
         figures["align_pairs"] = len(pairs)
         models["aligned"] = aligned
     if args.align_pairs and args.mix_pairs:
-        mixed = work / f"{multi.name}-aligned-{args.align_pairs}-pairs-{args.mix_pairs}"
+        mixed = aligned.with_name(f"{aligned.name}-pairs-{args.mix_pairs}")
         monolingual = []
+        own_pairs: dict[str, list[tuple[str, str]]] = {}
         for lang in args.langs:
-            train = load_pairs(quality_dir(lang) / "train.jsonl")  # training pairs only, never a test page
+            # training pairs only, never a page of the sets measured here
+            train = load_pairs(quality_dir(lang, split=split) / "train.jsonl")
             rows = list(zip(train["query"], train["positive"], strict=True))
             random.Random(0).shuffle(rows)
-            monolingual += rows[: args.mix_pairs]
+            own_pairs[lang] = rows[: args.mix_pairs]
+            monolingual += own_pairs[lang]
         random.Random(2).shuffle(monolingual)
-        if not (mixed / "sembridge_finetune.json").is_file():  # a model kept in --work-dir is reused
-            from datasets import Dataset
+        from datasets import Dataset
 
-            data = Dataset.from_dict(
-                {"query": [q for q, _ in monolingual], "positive": [p for _, p in monolingual]}
-            )
-            config = FinetuneConfig(
-                epochs=1, batch_size=32, learning_rate=args.lr, query_reg=args.reg, doc_reg=args.reg,
-                device=args.device, overwrite=True, show_progress=False,
-            )  # fmt: skip
+        data = Dataset.from_dict(
+            {"query": [q for q, _ in monolingual], "positive": [p for _, p in monolingual]}
+        )
+        if not (mixed / "sembridge_finetune.json").is_file():  # a model kept in --work-dir is reused
+            config = train_config()
             started = time.perf_counter()
             align(multi, pairs, mixed, config, pairs=data)
             figures["mixed_seconds"] = round(time.perf_counter() - started, 1)
         figures["mix_pairs"] = len(monolingual)
         models["aligned + pairs"] = mixed
+    if args.align_pairs and args.keep_weight:  # with the --mix-pairs too, where given
+        base = mixed if args.mix_pairs else aligned
+        kept = base.with_name(f"{base.name}-keep-{args.keep_weight:g}")
+        if not (kept / "sembridge_finetune.json").is_file():  # a model kept in --work-dir is reused
+            started = time.perf_counter()
+            options = AlignOptions(keep_weight=args.keep_weight)
+            align(multi, pairs, kept, train_config(), options, pairs=data if args.mix_pairs else None)
+            figures["keep_seconds"] = round(time.perf_counter() - started, 1)
+        models["aligned + pairs + keep" if args.mix_pairs else "aligned + keep"] = kept
 
+    singles: dict[str, Path] = {}
+    tuned_singles: dict[str, Path] = {}
+    if args.single:  # each language's own --extend model, kept in --work-dir
+        for lang in args.langs:
+            singles[lang] = work / f"single-{lang}"
+            if not singles[lang].exists():
+                config = InitConfig(
+                    source, [str(wordpiece_tokenizer_path(lang))], bridge=str(e5_small_path()), extend=True,
+                    device=args.device,
+                )  # fmt: skip
+                initialize(config, output_dir=singles[lang])
+            if args.mix_pairs and args.align_pairs:  # the same pairs, alone: what mixing is held to
+                from datasets import Dataset
+
+                from sembridge.training import finetune
+
+                tuned = work / f"single-{lang}-pairs-{args.mix_pairs}"
+                if not (tuned / "sembridge_finetune.json").is_file():
+                    data = Dataset.from_dict(
+                        {
+                            "query": [q for q, _ in own_pairs[lang]],
+                            "positive": [p for _, p in own_pairs[lang]],
+                        }
+                    )
+                    finetune(singles[lang], data, tuned, train_config())
+                tuned_singles[lang] = tuned
     sets = ["en"] + [f"{a}-{b}" for lang in crossing for a, b in (("en", lang), (lang, "en"))]
     rows, results = [], {}
     names = list(models)
     for name in sets:
         report = evaluate(
-            [str(m) for m in models.values()], crosslingual_dir(name), names=names, bm25=True,
+            [str(m) for m in models.values()], crosslingual_dir(name, split=split), names=names, bm25=True,
             bm25_tokenizer=str(multi), dense=[str(e5_small_path())], device=args.device, show_progress=False,
         )  # fmt: skip
         scores = _ndcg(report)
         if name == "en":
             scores["source"] = _ndcg(
-                evaluate([source], crosslingual_dir("en"), names=["source"], show_progress=False)
+                evaluate([source], crosslingual_dir("en", split=split), names=["source"], show_progress=False)
             )["source"]
         results[name] = scores
     for lang in args.langs:
+        extra = {"single": singles.get(lang), "single + pairs": tuned_singles.get(lang)}
+        extra = {name: path for name, path in extra.items() if path is not None}
         report = evaluate(
-            [str(m) for m in models.values()], quality_dir(lang) / "test", names=names, show_progress=False
-        )
+            [str(m) for m in [*models.values(), *extra.values()]], quality_dir(lang, split=split) / "test",
+            names=[*names, *extra], show_progress=False,
+        )  # fmt: skip
         results[f"{lang} (monolingual)"] = _ndcg(report)
-    columns = [*names, "BM25", "dense", "source"]
+    alone = [name for name in ("single", "single + pairs") if any(name in r for r in results.values())]
+    columns = [*names, "BM25", "dense", "source", *alone]
     for name, scores in results.items():
         dense = next((v for k, v in scores.items() if k.startswith("dense")), None)
-        rows.append([name, *(scores.get(c) for c in names), scores.get("BM25"), dense, scores.get("source")])
+        row = [name, *(scores.get(c) for c in names), scores.get("BM25"), dense, scores.get("source")]
+        rows.append(row + [scores.get(c) for c in alone])
     table("nDCG@10", ["set", *columns], rows)
     figures["ndcg@10"] = results
     if args.index_check and "ru" in args.langs:

@@ -15,7 +15,15 @@ non-negative, so each is a distribution over the shared columns; ``eps`` = 1e-6 
 vector defined). The first term pulls the target sentence towards the
 teacher's vector of its English translation; the second, weighted by ``w`` (``english_weight``),
 keeps the student's English where the teacher has it (an extended model starts there bit for
-bit). sentence-transformers' ``SparseMSELoss`` is the same recipe for students that share the
+bit). With ``keep_weight`` ``k`` > 0, a third term keeps each translation's vector on the
+columns ``N`` the teacher lacks (the target-language pieces) where the model had it before
+alignment, ``S0`` (encoded once, before training):
+
+    k ||S(t_i)_N - S0(t_i)_N||^2     (kl: k KL(p(S0(t_i)_N) || p(S(t_i)_N)))
+
+Without it the first term and the FLOPs term take weight from the target-language pieces that
+monolingual queries match; with it the alignment adds English terms to a translation without
+removing its own. sentence-transformers' ``SparseMSELoss`` is the same recipe for students that share the
 teacher's vocabulary; here the student's vocabulary is larger (or different), so the loss reads
 the shared columns only. It runs inside ``SpladeLoss`` with the two FLOPs terms (target side as
 the query, English side as the document) and trains with :func:`~sembridge.training.finetune`'s
@@ -161,15 +169,18 @@ def teacher_vectors(
     batch_size: int = 32,
     cache_dir: str | Path | None = None,
     show_progress: bool = True,
+    cache: bool = True,
 ) -> TeacherVectors:
-    """The teacher's vectors of ``texts``, encoded once and cached by a SHA-256 of the texts and ``name``."""
+    """A frozen encoder's vectors of ``texts`` (the teacher's, or the model's own before
+    alignment), encoded once and cached by a SHA-256 of the texts and ``name`` (``cache=False``:
+    neither read nor written, for a model whose name does not say its weights)."""
     from sembridge.cache import default_cache_dir, hash_texts
     from sembridge.io import atomic_file
 
     digest = hashlib.sha256(json.dumps([FORMAT, name, teacher.get_max_seq_length()]).encode())
     hash_texts(digest, texts)
     cached = Path(cache_dir or default_cache_dir()) / "align" / f"{digest.hexdigest()[:32]}.pt"
-    if cached.is_file():
+    if cache and cached.is_file():
         saved = torch.load(cached, weights_only=True)
         logger.info("teacher vectors found in the cache (%s)", cached)
         return TeacherVectors(saved["ids"], saved["values"], int(saved["size"]))
@@ -196,8 +207,9 @@ def teacher_vectors(
         ids[index, : len(active)] = active
         values[index, : len(active)] = weights
     vectors = TeacherVectors(ids, values, size)
-    with atomic_file(cached, "wb") as handle:
-        torch.save({"ids": ids, "values": values, "size": size}, handle)
+    if cache:
+        with atomic_file(cached, "wb") as handle:
+            torch.save({"ids": ids, "values": values, "size": size}, handle)
     return vectors
 
 
@@ -205,7 +217,8 @@ class SparseAlignLoss(nn.Module):
     """The alignment term of the module docstring, for ``SpladeLoss`` (``compute_loss_from_embeddings``).
 
     Each batch holds the target texts (column 0), their English texts (column 1) and, as labels,
-    each pair's row in ``vectors``.
+    each pair's row in ``vectors`` (and in ``start``: the model's own vectors of the target texts
+    before alignment, read on ``keep_columns`` by the ``keep_weight`` term).
     """
 
     def __init__(
@@ -216,14 +229,24 @@ class SparseAlignLoss(nn.Module):
         teacher_columns: torch.Tensor,
         kind: str = "mse",
         english_weight: float = 1.0,
+        *,
+        start: TeacherVectors | None = None,
+        keep_columns: torch.Tensor | None = None,
+        keep_weight: float = 0.0,
     ) -> None:
         super().__init__()
+        if keep_weight and (start is None or keep_columns is None):
+            raise SembridgeError("keep_weight needs the model's starting vectors and the columns to keep")
         if kind not in ALIGN_LOSSES:
             raise UsageError(f"--align-loss must be one of {', '.join(ALIGN_LOSSES)}, got {kind!r}")
         self.model = model
         self.vectors = vectors
         self.kind = kind
         self.english_weight = float(english_weight)
+        self.keep_weight = float(keep_weight)
+        self.start = start
+        if keep_columns is not None:
+            self.register_buffer("keep_columns", keep_columns.long(), persistent=False)
         self.register_buffer("student_columns", student_columns.long(), persistent=False)
         self.register_buffer("teacher_columns", teacher_columns.long(), persistent=False)
 
@@ -241,11 +264,16 @@ class SparseAlignLoss(nn.Module):
         rows = labels.long().cpu()
         teacher = self.vectors.dense(rows, self.teacher_columns.cpu()).to(embeddings[0].device)
         columns = self.student_columns.to(embeddings[0].device)
-        target = self._term(embeddings[0].index_select(1, columns), teacher)
-        if self.english_weight == 0 or len(embeddings) < 2:
-            return target
-        english = self._term(embeddings[1].index_select(1, columns), teacher)
-        return {"target_loss": target, "english_loss": self.english_weight * english}
+        parts = {"target_loss": self._term(embeddings[0].index_select(1, columns), teacher)}
+        if self.english_weight and len(embeddings) > 1:
+            english = self._term(embeddings[1].index_select(1, columns), teacher)
+            parts["english_loss"] = self.english_weight * english
+        if self.keep_weight:
+            assert self.start is not None  # __init__ checks
+            kept = self.keep_columns.to(embeddings[0].device)
+            start = self.start.dense(rows, self.keep_columns.cpu()).to(embeddings[0].device)
+            parts["keep_loss"] = self.keep_weight * self._term(embeddings[0].index_select(1, kept), start)
+        return parts if len(parts) > 1 else parts["target_loss"]
 
     def forward(self, sentence_features: list[dict[str, torch.Tensor]], labels: torch.Tensor) -> Any:
         embeddings = [self.model(features)["sentence_embedding"] for features in sentence_features]
@@ -256,6 +284,7 @@ class SparseAlignLoss(nn.Module):
         return {
             "kind": self.kind,
             "english_weight": self.english_weight,
+            "keep_weight": self.keep_weight,
             "columns": len(self.student_columns),
         }
 
@@ -368,6 +397,22 @@ def align(
     )
     del teacher
     logger.info("teacher vectors: %.1f active terms on average", vectors.mean_active)
+    start, keep_columns = None, None
+    if options.keep_weight:  # the model's own vectors of the translations, before it moves
+        student = load_sparse_encoder(model, str(resolve_device(config.device)), require_splade=True)
+        student.max_seq_length = config.query_length  # as the trainer cuts the target side
+        start = teacher_vectors(
+            student,
+            [target for _, target in pairs],
+            name=str(model),
+            batch_size=config.batch_size,
+            show_progress=config.show_progress,
+            cache=False,
+        )
+        del student
+        keep = torch.ones(len(student_tokenizer), dtype=torch.bool)
+        keep[student_ids] = False
+        keep_columns = keep.nonzero().flatten()
     dataset = Dataset.from_dict(
         {
             "query": [target for _, target in pairs],
@@ -380,8 +425,9 @@ def align(
         from sentence_transformers.sparse_encoder.losses import SpladeLoss
 
         base = SparseAlignLoss(
-            encoder, vectors, student_ids, teacher_ids, options.kind, options.english_weight
-        )
+            encoder, vectors, student_ids, teacher_ids, options.kind, options.english_weight,
+            start=start, keep_columns=keep_columns, keep_weight=options.keep_weight,
+        )  # fmt: skip
         return SpladeLoss(
             encoder,
             loss=base,

@@ -439,6 +439,17 @@ class AlignOptions:
             minimum=0,
         ),
     )
+    keep_weight: float = field(
+        default=0.0,
+        metadata=flag(
+            "--keep-weight",
+            "Weight of a term that keeps each translation's vector, on the columns the teacher "
+            "lacks (the target-language pieces), at the model's own vector before alignment "
+            "(0: none).",
+            ALIGN,
+            minimum=0,
+        ),
+    )
     english_column: str = field(
         default="english", metadata=flag("--english-column", "Field of the English text.", ALIGN)
     )
@@ -451,6 +462,8 @@ class AlignOptions:
             raise UsageError(f"--align-loss must be one of {', '.join(ALIGN_LOSSES)}, got {self.kind!r}")
         if not (isinstance(self.english_weight, (int, float)) and 0 <= self.english_weight < float("inf")):
             raise UsageError(f"--english-weight must be a finite number >= 0, got {self.english_weight!r}")
+        if not (isinstance(self.keep_weight, (int, float)) and 0 <= self.keep_weight < float("inf")):
+            raise UsageError(f"--keep-weight must be a finite number >= 0, got {self.keep_weight!r}")
         if self.english_column == self.target_column:
             raise UsageError(
                 f"--english-column and --target-column are both '{self.english_column}'",

