@@ -22,8 +22,10 @@ alignment, ``S0`` (encoded once, before training):
     k ||S(t_i)_N - S0(t_i)_N||^2     (kl: k KL(p(S0(t_i)_N) || p(S(t_i)_N)))
 
 Without it the first term and the FLOPs term take weight from the target-language pieces that
-monolingual queries match; with it the alignment adds English terms to a translation without
-removing its own. sentence-transformers' ``SparseMSELoss`` is the same recipe for students that share the
+monolingual queries match; with it the alignment is pushed to add English terms to a
+translation rather than trade its own for them (how far it gets: docs/results.md).
+
+sentence-transformers' ``SparseMSELoss`` is the same recipe for students that share the
 teacher's vocabulary; here the student's vocabulary is larger (or different), so the loss reads
 the shared columns only. It runs inside ``SpladeLoss`` with the two FLOPs terms (target side as
 the query, English side as the document) and trains with :func:`~sembridge.training.finetune`'s
@@ -410,7 +412,7 @@ def align(
             cache=False,
         )
         del student
-        keep = torch.ones(len(student_tokenizer), dtype=torch.bool)
+        keep = torch.ones(start.size, dtype=torch.bool)  # the model's output columns
         keep[student_ids] = False
         keep_columns = keep.nonzero().flatten()
     dataset = Dataset.from_dict(
