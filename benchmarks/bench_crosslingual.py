@@ -202,7 +202,8 @@ def main() -> None:
         figures["align_pairs"] = len(pairs)
         models["aligned"] = aligned
     if args.align_pairs and args.mix_pairs:
-        mixed = aligned.with_name(f"{aligned.name}-pairs-{args.mix_pairs}")
+        # Trained on the split's own pairs: a dev-split model is never reused for the test sets.
+        mixed = aligned.with_name(f"{aligned.name}-pairs-{args.mix_pairs}{'-dev' if args.dev else ''}")
         monolingual = []
         own_pairs: dict[str, list[tuple[str, str]]] = {}
         for lang in args.langs:
@@ -251,15 +252,15 @@ def main() -> None:
 
                 from sembridge.training import finetune
 
-                tuned = work / f"single-{lang}-pairs-{args.mix_pairs}"
+                tuned = work / f"single-{lang}-pairs-{args.mix_pairs}{'-dev' if args.dev else ''}"
                 if not (tuned / "sembridge_finetune.json").is_file():
-                    data = Dataset.from_dict(
+                    own = Dataset.from_dict(
                         {
                             "query": [q for q, _ in own_pairs[lang]],
                             "positive": [p for _, p in own_pairs[lang]],
                         }
                     )
-                    finetune(singles[lang], data, tuned, train_config())
+                    finetune(singles[lang], own, tuned, train_config())
                 tuned_singles[lang] = tuned
     sets = ["en"] + [f"{a}-{b}" for lang in crossing for a, b in (("en", lang), (lang, "en"))]
     rows, results = [], {}

@@ -396,7 +396,9 @@ def test_crosslingual_benchmark_quick(tmp_path: Path) -> None:
     # One language's --extend model is the single-language model: the same vectors, the same score.
     monolingual = scores["ru (monolingual)"]
     assert monolingual["single"] == monolingual["multilingual"]
-    assert (tmp_path / "w" / "single-ru-pairs-64" / "sembridge_finetune.json").is_file()
+    # Models trained on the dev split's pairs are named so: a test-set run never reuses them.
+    assert (tmp_path / "w" / "single-ru-pairs-64-dev" / "sembridge_finetune.json").is_file()
+    assert (tmp_path / "w" / "multi-ru-aligned-64-help-pairs-64-dev" / "sembridge_finetune.json").is_file()
 
 
 def test_parallel_mining_benchmark_quick(tmp_path: Path) -> None:
