@@ -142,7 +142,9 @@ def main() -> None:
         "settings": vars(args),
     }
     figures["settings"] = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    figures["split"] = "dev" if args.dev else "test"
+    split = figures["split"] = "dev" if args.dev else "test"
+
+    from datasets import Dataset
 
     from offline_assets import e5_small_path, splade_tiny_path, wordpiece_tokenizer_path
     from offline_assets.corpora import quality_dir
@@ -151,10 +153,9 @@ def main() -> None:
     from sembridge.data import load_pairs
     from sembridge.evaluation import evaluate
     from sembridge.init.pipeline import InitConfig, initialize
-    from sembridge.training import FinetuneConfig
+    from sembridge.training import FinetuneConfig, finetune
     from sembridge.training.align import AlignOptions, align, read_parallel
 
-    split = "dev" if args.dev else "test"
     if args.index_check and args.dev:
         raise SystemExit("--index-check reads the test sets; leave out --dev")
     if not (crosslingual_dir("en", split=split) / "queries.jsonl").is_file():
@@ -176,6 +177,9 @@ def main() -> None:
         initialize(config, output_dir=multi)
     figures["init_seconds"] = round(time.perf_counter() - started, 1)
     models = {"multilingual": multi}
+
+    def as_pairs(rows: list[tuple[str, str]]) -> Dataset:  # (query, positive) rows, as finetune reads them
+        return Dataset.from_dict({"query": [q for q, _ in rows], "positive": [p for _, p in rows]})
 
     def train_config() -> FinetuneConfig:  # one epoch, every trained model alike
         return FinetuneConfig(
@@ -214,11 +218,7 @@ def main() -> None:
             own_pairs[lang] = rows[: args.mix_pairs]
             monolingual += own_pairs[lang]
         random.Random(2).shuffle(monolingual)
-        from datasets import Dataset
-
-        data = Dataset.from_dict(
-            {"query": [q for q, _ in monolingual], "positive": [p for _, p in monolingual]}
-        )
+        data = as_pairs(monolingual)
         if not (mixed / "sembridge_finetune.json").is_file():  # a model kept in --work-dir is reused
             config = train_config()
             started = time.perf_counter()
@@ -248,19 +248,9 @@ def main() -> None:
                 )  # fmt: skip
                 initialize(config, output_dir=singles[lang])
             if args.mix_pairs and args.align_pairs:  # the same pairs, alone: what mixing is held to
-                from datasets import Dataset
-
-                from sembridge.training import finetune
-
                 tuned = work / f"single-{lang}-pairs-{args.mix_pairs}{'-dev' if args.dev else ''}"
                 if not (tuned / "sembridge_finetune.json").is_file():
-                    own = Dataset.from_dict(
-                        {
-                            "query": [q for q, _ in own_pairs[lang]],
-                            "positive": [p for _, p in own_pairs[lang]],
-                        }
-                    )
-                    finetune(singles[lang], own, tuned, train_config())
+                    finetune(singles[lang], as_pairs(own_pairs[lang]), tuned, train_config())
                 tuned_singles[lang] = tuned
     sets = ["en"] + [f"{a}-{b}" for lang in crossing for a, b in (("en", lang), (lang, "en"))]
     rows, results = [], {}
