@@ -62,4 +62,4 @@ bench-gpu: install ## GPU benchmarks on one CUDA GPU: init at 240k tokens, weigh
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_gpu.py $(BENCH_ARGS)
 
 clean: ## Remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .ruff_cache demo-out
+	rm -rf $(VENV) .pytest_cache .ruff_cache demo-out one-index-out

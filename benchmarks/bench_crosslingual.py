@@ -5,12 +5,12 @@ model (`sembridge init --extend -t <each language's WordPiece-8k>`, SemBridge wi
 alpha 4), aligns it on each language's parallel UI strings (`--align-pairs` per language, one
 epoch), and evaluates both on the cross-lingual sets of `make data` (en, en-<L>, <L>-en) and on
 each language's monolingual test set, with BM25 (on the model's pieces) and the dense bridge as
-reference rows and the English source on the English set. `--index-check` also puts every
-language's test documents and the Russian help pages in one index and counts the English titles
-whose Russian page comes first.
+reference rows and the English source on the English set. One index of every language's documents,
+searched with Lucene, is `examples/one_index.py`.
 
     python benchmarks/bench_crosslingual.py --work-dir runs       # the table of docs/results.md
-    python benchmarks/bench_crosslingual.py --langs ru zh ko ar hi --align-pairs 0 --index-check
+    python benchmarks/bench_crosslingual.py --langs ru zh ko ar hi --align-pairs 1000 --mix-pairs 1000 \
+        --by-language --keep-weight 4 --keep-only --single     # the test-set run of docs/multilingual.md
     python benchmarks/bench_crosslingual.py --quick              # ru only, 64 pairs, a few minutes
     python benchmarks/bench_crosslingual.py --work-dir runs --mix-pairs 3000   # align --pairs too
 
@@ -21,6 +21,9 @@ and bodies of the LibreOffice help pages that no test or dev set reads) to the p
 `--keep-weight K` adds a model aligned with `sembridge align --keep-weight K`, which keeps each
 translation's vector on its own language's columns where the model had it before alignment
 (with the `--mix-pairs` beside it, where given).
+`--by-language` trains those pairs as one set a language (`align --pairs ru.jsonl --pairs
+zh.jsonl ...`), so each batch holds one language's pairs.
+`--keep-only` leaves out the model with the pairs and no keep term.
 `--single` adds each language's own `--extend` model (zero-shot) on its monolingual set, the
 figure the multilingual model's monolingual score is held to; with `--mix-pairs N` also that
 model fine-tuned on the same N pairs of its language the mixed model trains on (the same settings),
@@ -37,7 +40,6 @@ Models kept in ``--work-dir`` (``multi-<langs>``, ``multi-<langs>-aligned-<N>``)
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 import tempfile
@@ -52,42 +54,6 @@ from common import apply_threads, base_parser, header, quiet_libraries, table, w
 
 def _ndcg(report: dict[str, Any]) -> dict[str, float]:
     return {m["name"]: round(m["results"][0]["metrics"]["nDCG@10"], 4) for m in report["models"]}
-
-
-def _index_check(model: Path, languages: list[str], device: str) -> dict[str, Any]:
-    """English titles -> their Russian page, among every language's test documents in one index."""
-    from sentence_transformers import SparseEncoder
-
-    from offline_assets.corpora import quality_dir
-    from offline_assets.crosslingual import crosslingual_dir
-
-    docs: list[tuple[str, str]] = []
-    for lang in languages:
-        for line in open(quality_dir(lang) / "test/corpus.jsonl", encoding="utf-8"):
-            docs.append((lang, json.loads(line)["text"]))
-    pages = [json.loads(line) for line in open(crosslingual_dir("en-ru") / "corpus.jsonl", encoding="utf-8")]
-    first_page = len(docs)
-    docs += [("ru", page["text"]) for page in pages]
-    queries = [
-        json.loads(line) for line in open(crosslingual_dir("en-ru") / "queries.jsonl", encoding="utf-8")
-    ]
-    encoder = SparseEncoder(str(model), device=device)
-    documents = encoder.encode_document([text for _, text in docs], convert_to_tensor=True)
-    scores = encoder.similarity(
-        encoder.encode_query([q["text"] for q in queries], convert_to_tensor=True), documents
-    )
-    ranks = []
-    for row, query in enumerate(queries):
-        page = first_page + int(query["_id"][1:]) - 1  # q<n> judges p<n>, the n-th page
-        ranks.append(int((scores[row] > scores[row, page]).sum()) + 1)
-    ranks.sort()
-    return {
-        "documents": len(docs),
-        "queries": len(queries),
-        "first": sum(r == 1 for r in ranks),
-        "top10": sum(r <= 10 for r in ranks),
-        "median_rank": ranks[len(ranks) // 2],
-    }
 
 
 def main() -> None:
@@ -113,12 +79,22 @@ def main() -> None:
         "text (align --pairs; 0: not)",
     )
     parser.add_argument(
+        "--by-language",
+        action="store_true",
+        help="the --mix-pairs as one set a language (align --pairs, named sets): each batch holds one "
+        "language's pairs, so a query's in-batch negatives are in its own language",
+    )
+    parser.add_argument(
         "--keep-weight",
         type=float,
         default=0.0,
         help="also a model aligned with align --keep-weight K (the translations' own columns kept; 0: not)",
     )
-    parser.add_argument("--index-check", action="store_true", help="also the one-index check (needs ru)")
+    parser.add_argument(
+        "--keep-only",
+        action="store_true",
+        help="with --mix-pairs and --keep-weight, only the model with both (not the pairs alone)",
+    )
     parser.add_argument(
         "--single",
         action="store_true",
@@ -156,8 +132,6 @@ def main() -> None:
     from sembridge.training import FinetuneConfig, finetune
     from sembridge.training.align import AlignOptions, align, read_parallel
 
-    if args.index_check and args.dev:
-        raise SystemExit("--index-check reads the test sets; leave out --dev")
     if not (crosslingual_dir("en", split=split) / "queries.jsonl").is_file():
         raise SystemExit(f"{crosslingual_dir('en', split=split)} is not built: run `make data`")
     # Languages with cross-lingual sets (Hindi has none; Arabic no dev set: offline_assets.crosslingual).
@@ -207,7 +181,10 @@ def main() -> None:
         models["aligned"] = aligned
     if args.align_pairs and args.mix_pairs:
         # Trained on the split's own pairs: a dev-split model is never reused for the test sets.
-        mixed = aligned.with_name(f"{aligned.name}-pairs-{args.mix_pairs}{'-dev' if args.dev else ''}")
+        mixed = aligned.with_name(
+            f"{aligned.name}-pairs-{args.mix_pairs}{'-by-language' if args.by_language else ''}"
+            f"{'-dev' if args.dev else ''}"
+        )
         monolingual = []
         own_pairs: dict[str, list[tuple[str, str]]] = {}
         for lang in args.langs:
@@ -218,14 +195,16 @@ def main() -> None:
             own_pairs[lang] = rows[: args.mix_pairs]
             monolingual += own_pairs[lang]
         random.Random(2).shuffle(monolingual)
-        data = as_pairs(monolingual)
-        if not (mixed / "sembridge_finetune.json").is_file():  # a model kept in --work-dir is reused
-            config = train_config()
-            started = time.perf_counter()
-            align(multi, pairs, mixed, config, pairs=data)
-            figures["mixed_seconds"] = round(time.perf_counter() - started, 1)
+        by_language = {lang: as_pairs(rows) for lang, rows in own_pairs.items()}
+        data = by_language if args.by_language else as_pairs(monolingual)
         figures["mix_pairs"] = len(monolingual)
-        models["aligned + pairs"] = mixed
+        if not (args.keep_only and args.keep_weight):
+            if not (mixed / "sembridge_finetune.json").is_file():  # a model kept in --work-dir is reused
+                config = train_config()
+                started = time.perf_counter()
+                align(multi, pairs, mixed, config, pairs=data)
+                figures["mixed_seconds"] = round(time.perf_counter() - started, 1)
+            models["aligned + pairs"] = mixed
     if args.align_pairs and args.keep_weight:  # with the --mix-pairs too, where given
         base = mixed if args.mix_pairs else aligned
         kept = base.with_name(f"{base.name}-keep-{args.keep_weight:g}")
@@ -282,11 +261,6 @@ def main() -> None:
         rows.append(row + [scores.get(c) for c in alone])
     table("nDCG@10", ["set", *columns], rows)
     figures["ndcg@10"] = results
-    if args.index_check and "ru" in args.langs:
-        figures["index_check"] = {
-            name: _index_check(path, args.langs, args.device) for name, path in models.items()
-        }
-        print(json.dumps(figures["index_check"], indent=1))
     write_figures(args.json, figures)
 
 

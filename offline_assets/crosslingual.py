@@ -58,6 +58,7 @@ from offline_assets.corpora import (
     fetch_debian,
     in_script,
     libreoffice_documents,
+    quality_dir,
 )
 from sembridge.cache import default_cache_dir
 from sembridge.data.make_pairs import Document, truncate
@@ -303,6 +304,55 @@ def build_help_parallel(cache_dir: str | Path | None = None) -> list[Path]:
         stamp = {"format": FORMAT, "set": "help", "pages": len(shared), "recipe": repr(RECIPES[language])}
         files.append(_cached_build(path.parent, stamp, build) / path.name)
     return files
+
+
+COPY_PREFIX = 60  # characters: a test document that opens as a page does is that page, cut otherwise
+
+
+def one_index(
+    languages: Iterable[str], cache_dir: str | Path | None = None
+) -> tuple[list[dict[str, str]], list[dict[str, str]], dict[str, str]]:
+    """One corpus for every language, for the one-index search of ``examples/one_index.py``.
+
+    Each language's test documents (ids ``<lang>-<id>``) and the Russian help pages of ``en-ru``
+    (``ru-page-<id>``), each record with its ``lang``; the English titles of those pages as the
+    queries; and each query's page. The Russian test split already holds these pages, cut a few
+    characters apart: its documents whose whitespace-normalised text opens with a page's first
+    ``COPY_PREFIX`` characters are left out, so each page is in the index once.
+    """
+
+    def opening(text: str) -> str:
+        return " ".join(text.split())[:COPY_PREFIX]
+
+    folder = crosslingual_dir("en-ru", cache_dir)
+    if not (folder / "queries.jsonl").is_file():
+        raise SembridgeError(f"{folder} is not built", hint="run `make data`")
+    pages = [json.loads(line) for line in open(folder / "corpus.jsonl", encoding="utf-8")]
+    openings = {opening(page["text"]) for page in pages}
+    corpus = []
+    for lang in languages:
+        for line in open(quality_dir(lang, cache_dir) / "test" / "corpus.jsonl", encoding="utf-8"):
+            doc = json.loads(line)
+            if lang == "ru" and opening(doc["text"]) in openings:
+                continue
+            corpus.append(
+                {
+                    "_id": f"{lang}-{doc['_id']}",
+                    "title": doc.get("title", ""),
+                    "text": doc["text"],
+                    "lang": lang,
+                }
+            )
+    corpus += [
+        {"_id": f"ru-page-{page['_id']}", "title": page.get("title", ""), "text": page["text"], "lang": "ru"}
+        for page in pages
+    ]
+    queries = [json.loads(line) for line in open(folder / "queries.jsonl", encoding="utf-8")]
+    judged = {}
+    for line in (folder / "qrels" / "test.tsv").read_text(encoding="utf-8").splitlines()[1:]:
+        query, page, _score = line.split("\t")
+        judged[query] = f"ru-page-{page}"
+    return corpus, [{"_id": q["_id"], "text": q["text"]} for q in queries], judged
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,6 +8,7 @@ the ones for its own losses and teachers); the alignment's own are declared on
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -53,12 +54,13 @@ def align(
     ],
     output: OutputDir,
     pairs: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             "--pairs",
             help="Monolingual query-positive pairs (as finetune --data reads them) trained with "
-            "InfoNCE + FLOPs beside the alignment; each batch comes from one of the two sets, in "
-            "proportion to their sizes.",
+            "InfoNCE + FLOPs beside the alignment; each batch comes from one set (the parallel "
+            "text, or one --pairs file), in proportion to their sizes. Repeat it for one file a "
+            "language, so each batch holds one language's pairs.",
             rich_help_panel=ALIGN,
         ),
     ] = None,
@@ -89,12 +91,25 @@ def align(
 
     config = FinetuneConfig(**values)
     options = AlignOptions(**settings_of(AlignOptions, settings))
+    sets = pair_sets(pairs or [])
     run_and_report(
-        lambda: run_align(model, parallel, output, config, options, pairs=pairs, eval_data=eval_data),
+        lambda: run_align(model, parallel, output, config, options, pairs=sets, eval_data=eval_data),
         output,
         config,
         json_output,
     )
+
+
+def pair_sets(paths: list[str]) -> str | dict[str, str] | None:
+    """``--pairs`` as ``align`` takes it: one path, or several named by their file names (each
+    its own batches), ``ru-pairs.jsonl`` -> ``ru-pairs``; a name two paths share gets their place."""
+    if len(paths) < 2:
+        return paths[0] if paths else None
+    names = [Path(path).stem or Path(path).name for path in paths]
+    return {
+        (name if names.count(name) == 1 else f"{name}-{place}"): path
+        for place, (name, path) in enumerate(zip(names, paths, strict=True), start=1)
+    }
 
 
 align.__signature__ = with_parameters(  # type: ignore[attr-defined]

@@ -32,10 +32,12 @@ the query, English side as the document) and trains with :func:`~sembridge.train
 trainer, so batches, schedule, checkpoints and reports are the fine-tuning ones.
 
 With monolingual ``pairs`` beside the parallel text, the two are trained together, as MILCO
-mixes its alignment with contrastive training: every batch is drawn from one of the two sets, in
+mixes its alignment with contrastive training: every batch is drawn from one of the sets, in
 proportion to their sizes (sentence-transformers' multi-dataset training), the parallel batches
 with the alignment loss and the pairs' batches with ``finetune``'s InfoNCE (in-batch negatives,
 and the mined ones a pairs file holds), each inside ``SpladeLoss`` with the same FLOPs weights.
+Several named pairs sets (one a language) are kept apart the same way: each batch holds one
+set's pairs, so a query's in-batch negatives are in its own language.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -311,7 +313,7 @@ def align(
     config: FinetuneConfig | None = None,
     options: AlignOptions | None = None,
     *,
-    pairs: Dataset | str | Path | None = None,
+    pairs: Dataset | str | Path | Mapping[str, Dataset | str | Path] | None = None,
     eval_data: Dataset | str | Path | None = None,
     callbacks: Sequence[Any] = (),
 ) -> FinetuneResult:
@@ -327,12 +329,14 @@ def align(
         options: the teacher, the loss and its English weight, the parallel fields.
         pairs: optional monolingual query-positive pairs (a Dataset, or what
             :func:`~sembridge.data.load_pairs` reads), trained with InfoNCE + FLOPs beside the
-            alignment (module docstring).
+            alignment (module docstring); or a dict of named ones (one a language, say), each
+            batch drawn from one of them.
         eval_data: optional evaluation pairs, as :func:`~sembridge.training.finetune` takes them.
 
     The output is a model folder like ``finetune``'s; its ``sembridge_finetune.json`` names the
     loss (``SpladeLoss(SparseAlignLoss)``; with ``pairs``, ``align: SpladeLoss(SparseAlignLoss),
-    pairs: SpladeLoss(SparseMultipleNegativesRankingLoss)``).
+    pairs: SpladeLoss(SparseMultipleNegativesRankingLoss)``; with named sets, ``pairs-<name>: ...``
+    for each).
     """
     from datasets import Dataset
 
@@ -358,19 +362,17 @@ def align(
                 hint="leave it out (the English teacher is AlignOptions.teacher)",
             )
     check_loss_settings(config.query_reg, config.doc_reg, config.temperature)
+    named = _named_pairs(pairs)
     inputs = {
         "model": model,
         "parallel text": parallel if isinstance(parallel, (str, Path)) else None,
-        "pairs": pairs if isinstance(pairs, (str, Path)) else None,
+        **{name.replace("-", " ", 1): part for name, part in named.items() if isinstance(part, (str, Path))},
     }
     check_output_dir(output_dir, config.overwrite, inputs)  # before the teacher encodes anything
-    monolingual = (
-        load_pairs(pairs)
-        if isinstance(pairs, (str, Path))
-        else validate_pairs(pairs, "pairs")
-        if pairs is not None
-        else None
-    )
+    monolingual = {
+        name: load_pairs(part) if isinstance(part, (str, Path)) else validate_pairs(part, name)
+        for name, part in named.items()
+    }
     pairs = (
         read_parallel(parallel, options)
         if isinstance(parallel, (str, Path))
@@ -437,7 +439,7 @@ def align(
             query_regularizer_weight=config.query_reg,
         )
 
-    if monolingual is None:
+    if not monolingual:
         return finetune(
             model, dataset, output_dir, config, eval_data=eval_data, callbacks=callbacks, loss=loss
         )
@@ -447,10 +449,24 @@ def align(
 
     return finetune(
         model,
-        {"align": dataset, "pairs": monolingual},
+        {"align": dataset, **monolingual},
         output_dir,
         config,
         eval_data=eval_data,
         callbacks=callbacks,
-        loss={"align": loss, "pairs": contrastive},
+        loss={"align": loss, **{name: contrastive for name in monolingual}},
     )
+
+
+def _named_pairs(pairs: Any) -> dict[str, Any]:
+    """``align``'s ``pairs`` as named training sets: ``{"pairs": pairs}`` for one set,
+    ``{"pairs-<name>": ...}`` for each of a dict's, ``{}`` for none."""
+    if pairs is None:
+        return {}
+    if not isinstance(pairs, Mapping):
+        return {"pairs": pairs}
+    if not pairs:
+        raise UsageError("pairs is an empty dict of datasets", hint="give at least one, or None")
+    if any(not str(name) for name in pairs):
+        raise UsageError("pairs has a set with an empty name", hint="name each, say {'ru': ..., 'zh': ...}")
+    return {f"pairs-{name}": part for name, part in pairs.items()}

@@ -374,16 +374,16 @@ def test_quality_dev_splits_train_and_evaluate_apart_from_the_test_set(monkeypat
 
 
 def test_crosslingual_benchmark_quick(tmp_path: Path) -> None:
-    """bench_crosslingual.py --quick --dev --single --help-pages --keep-weight 1: the Russian
-    --extend model, 64 aligned UI strings and 64 help-page records (and with 64 monolingual pairs
-    beside them, --mix-pairs, and also --keep-weight), every dev set evaluated, with the
-    single-language model zero-shot and fine-tuned on the same 64 pairs."""
+    """bench_crosslingual.py --quick --dev --single --help-pages --keep-weight 1 --by-language: the
+    Russian --extend model, 64 aligned UI strings and 64 help-page records (and with 64 monolingual
+    pairs beside them, --mix-pairs, as a set of their language, and also --keep-weight), every dev
+    set evaluated, with the single-language model zero-shot and fine-tuned on the same 64 pairs."""
     from offline_assets.crosslingual import crosslingual_dir
 
     if not (crosslingual_dir("en-ru", split="dev") / "queries.jsonl").is_file():
         pytest.skip("the cross-lingual dev sets are not built: run `make data`")
     args = ("--work-dir", str(tmp_path / "w"), "--mix-pairs", "100", "--dev", "--single", "--help-pages",
-            "--keep-weight", "1")  # fmt: skip
+            "--keep-weight", "1", "--by-language")  # fmt: skip
     figures = run_script("bench_crosslingual.py", tmp_path, *args, timeout=1800)
     scores = figures["ndcg@10"]
     assert set(scores) == {"en", "en-ru", "ru-en", "ru (monolingual)"} and figures["split"] == "dev"
@@ -398,7 +398,9 @@ def test_crosslingual_benchmark_quick(tmp_path: Path) -> None:
     assert monolingual["single"] == monolingual["multilingual"]
     # Models trained on the dev split's pairs are named so: a test-set run never reuses them.
     assert (tmp_path / "w" / "single-ru-pairs-64-dev" / "sembridge_finetune.json").is_file()
-    assert (tmp_path / "w" / "multi-ru-aligned-64-help-pairs-64-dev" / "sembridge_finetune.json").is_file()
+    mixed = tmp_path / "w" / "multi-ru-aligned-64-help-pairs-64-by-language-dev"
+    report = json.loads((mixed / "sembridge_finetune.json").read_text(encoding="utf-8"))
+    assert set(report["data"]["columns"]) == {"align", "pairs-ru"}  # --by-language: one set a language
 
 
 def test_parallel_mining_benchmark_quick(tmp_path: Path) -> None:

@@ -275,6 +275,16 @@ def test_align_with_pairs_trains_the_alignment_and_infonce_together(extended_mod
     }
     alone = align(extended_model, pairs, tmp_path / "aligned-alone", config)
     assert alone.global_step == 6
+    # Named sets (one a language): each batch holds one set's pairs. Two sets of 20 are 2 + 2
+    # batches of 16 (each last one short), where the same 40 pairs as one set are 3.
+    halves = {"first": monolingual.select(range(20)), "second": monolingual.select(range(20, 40))}
+    named = align(extended_model, pairs, tmp_path / "aligned-named", config, pairs=halves)
+    assert named.global_step == 6 + 2 + 2
+    report = json.loads((tmp_path / "aligned-named" / "sembridge_finetune.json").read_text(encoding="utf-8"))
+    assert set(report["data"]["columns"]) == {"align", "pairs-first", "pairs-second"}
+    assert report["loss"].count("SparseMultipleNegativesRankingLoss") == 2
+    with pytest.raises(UsageError, match="empty"):
+        align(extended_model, pairs, tmp_path / "bad", config, pairs={})
     with pytest.raises(SembridgeError, match="no training pairs|no query|columns"):
         align(extended_model, pairs, tmp_path / "bad", config, pairs=Dataset.from_dict({"text": ["a"]}))
     assert not (tmp_path / "bad").exists()
@@ -315,9 +325,27 @@ def test_cli_align(extended_model, ru_parallel, pairs, tmp_path, capsys):
     assert report["loss"].startswith("align: ") and report["data"]["train_pairs"] == 32 + 32
     card = (mixed / "README.md").read_text(encoding="utf-8")  # sentence-transformers' card names the loss
     assert "keep_weight=1.0" in card  # --keep-weight reached the loss
+    second = tmp_path / "more-pairs.jsonl"  # --pairs twice: one set each, batches apart
+    second.write_text(mono.read_text(encoding="utf-8"), encoding="utf-8")
+    try:
+        main([*argv, "-o", str(tmp_path / "cli-two"), "--pairs", str(mono), "--pairs", str(second)])
+    except SystemExit as exit_info:
+        assert exit_info.code in (0, None), capsys.readouterr().err
+    report = json.loads((tmp_path / "cli-two" / "sembridge_finetune.json").read_text(encoding="utf-8"))
+    assert set(report["data"]["columns"]) == {"align", "pairs-pairs", "pairs-more-pairs"}
     with pytest.raises(SystemExit) as negative:
         main([*argv[:7], "--keep-weight", "-1", "-o", str(tmp_path / "z")])
     assert negative.value.code == 2 and not (tmp_path / "z").exists()
     with pytest.raises(SystemExit) as usage:
         main([*argv[:7], "--align-loss", "l1", "-o", str(tmp_path / "y")])
     assert usage.value.code == 2 and not (tmp_path / "y").exists()
+
+
+def test_pair_sets_names_each_pairs_file():
+    from sembridge.cli.align import pair_sets
+
+    assert pair_sets([]) is None
+    assert pair_sets(["a/ru.jsonl"]) == "a/ru.jsonl"  # one file: the one set, as before
+    assert pair_sets(["a/ru.jsonl", "b/zh.jsonl"]) == {"ru": "a/ru.jsonl", "zh": "b/zh.jsonl"}
+    two = pair_sets(["a/train.jsonl", "b/train.jsonl"])  # the same file name twice: by place
+    assert two == {"train-1": "a/train.jsonl", "train-2": "b/train.jsonl"}
