@@ -43,6 +43,7 @@ from offline_assets.corpora import quality_dir  # noqa: E402
 from offline_assets.crosslingual import one_index  # noqa: E402
 from offline_assets.lucene import anserini, anserini_jar_path, java  # noqa: E402
 from offline_assets.parallel import parallel_path  # noqa: E402
+from sembridge.training.align import read_parallel  # noqa: E402
 
 LANGUAGES = ["ru", "zh", "ko", "ar", "hi"]
 # The alignment's settings, as bench_crosslingual.py trains (one epoch; chosen on dev sets).
@@ -64,10 +65,9 @@ def training_files(out: Path, count: int) -> tuple[Path, list[Path]]:
     parallel: list[dict[str, str]] = []
     pairs = []
     for lang in LANGUAGES:
-        lines = parallel_path(lang).read_text(encoding="utf-8").splitlines()
-        strings = [json.loads(line) for line in lines]
+        strings = read_parallel(parallel_path(lang))
         random.Random(0).shuffle(strings)
-        parallel += [{"english": r["english"], "target": r["target"]} for r in strings[:count]]
+        parallel += [{"english": english, "target": target} for english, target in strings[:count]]
         train = [json.loads(line) for line in open(quality_dir(lang) / "train.jsonl", encoding="utf-8")]
         random.Random(0).shuffle(train)
         rows = [{"query": r["query"], "positive": r["positive"]} for r in train[:count]]
@@ -81,8 +81,8 @@ def index_files(out: Path) -> tuple[Path, Path, dict[str, str], dict[str, str], 
     for ``export``; each query's Russian page, and each document's language and text."""
     corpus, queries, judged = one_index(LANGUAGES)
     language = {doc["_id"]: doc["lang"] for doc in corpus}
-    text = {doc["_id"]: " ".join(f"{doc['title']} {doc['text']}".split()) for doc in corpus}
-    records = [{key: doc[key] for key in ("_id", "title", "text")} for doc in corpus]
+    text = {doc["_id"]: " ".join(doc["text"].split()) for doc in corpus}
+    records = [{"_id": doc["_id"], "text": doc["text"]} for doc in corpus]
     return (
         write_jsonl(out / "index-corpus.jsonl", records),
         write_jsonl(out / "queries.jsonl", queries),

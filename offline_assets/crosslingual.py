@@ -320,6 +320,7 @@ def one_index(
     characters apart: its documents whose whitespace-normalised text opens with a page's first
     ``COPY_PREFIX`` characters are left out, so each page is in the index once.
     """
+    from sembridge.data.retrieval import load_beir, read_corpus
 
     def opening(text: str) -> str:
         return " ".join(text.split())[:COPY_PREFIX]
@@ -327,32 +328,22 @@ def one_index(
     folder = crosslingual_dir("en-ru", cache_dir)
     if not (folder / "queries.jsonl").is_file():
         raise SembridgeError(f"{folder} is not built", hint="run `make data`")
-    pages = [json.loads(line) for line in open(folder / "corpus.jsonl", encoding="utf-8")]
-    openings = {opening(page["text"]) for page in pages}
+    pages = load_beir(folder)
+    openings = {opening(text) for text in pages.corpus.values()}
     corpus = []
     for lang in languages:
-        for line in open(quality_dir(lang, cache_dir) / "test" / "corpus.jsonl", encoding="utf-8"):
-            doc = json.loads(line)
-            if lang == "ru" and opening(doc["text"]) in openings:
-                continue
-            corpus.append(
-                {
-                    "_id": f"{lang}-{doc['_id']}",
-                    "title": doc.get("title", ""),
-                    "text": doc["text"],
-                    "lang": lang,
-                }
-            )
+        documents = read_corpus(quality_dir(lang, cache_dir) / "test" / "corpus.jsonl")
+        corpus += [
+            {"_id": f"{lang}-{doc_id}", "text": text, "lang": lang}
+            for doc_id, text in documents.items()
+            if not (lang == "ru" and opening(text) in openings)
+        ]
     corpus += [
-        {"_id": f"ru-page-{page['_id']}", "title": page.get("title", ""), "text": page["text"], "lang": "ru"}
-        for page in pages
+        {"_id": f"ru-page-{doc_id}", "text": text, "lang": "ru"} for doc_id, text in pages.corpus.items()
     ]
-    queries = [json.loads(line) for line in open(folder / "queries.jsonl", encoding="utf-8")]
-    judged = {}
-    for line in (folder / "qrels" / "test.tsv").read_text(encoding="utf-8").splitlines()[1:]:
-        query, page, _score = line.split("\t")
-        judged[query] = f"ru-page-{page}"
-    return corpus, [{"_id": q["_id"], "text": q["text"]} for q in queries], judged
+    queries = [{"_id": query_id, "text": text} for query_id, text in pages.queries.items()]
+    judged = {query_id: f"ru-page-{page}" for query_id, grades in pages.qrels.items() for page in grades}
+    return corpus, queries, judged
 
 
 def main(argv: list[str] | None = None) -> None:
