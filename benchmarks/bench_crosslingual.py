@@ -17,13 +17,16 @@ searched with Lucene, is `examples/one_index.py`.
 `--mix-pairs N` adds a model aligned with N of each language's monolingual training pairs trained
 beside the parallel text (`sembridge align --pairs`: InfoNCE batches among the alignment's).
 `--help-pages` adds each language's parallel help pages (`offline_assets.crosslingual`: the titles
-and bodies of the LibreOffice help pages that no test or dev set reads) to the parallel text.
+and bodies of the LibreOffice help pages that no test or dev set reads) to the parallel text;
+Russian, Chinese and Korean have them (Arabic has no LibreOffice help, Hindi too few translated
+pages), the other languages keep the UI strings alone.
 `--keep-weight K` adds a model aligned with `sembridge align --keep-weight K`, which keeps each
 translation's vector on its own language's columns where the model had it before alignment
 (with the `--mix-pairs` beside it, where given).
 `--by-language` trains those pairs as one set a language (`align --pairs ru.jsonl --pairs
 zh.jsonl ...`), so each batch holds one language's pairs.
-`--keep-only` leaves out the model with the pairs and no keep term.
+`--keep-only` trains only that model, the one with the pairs and the keep term (neither the
+alignment alone nor the pairs without the keep term).
 `--single` adds each language's own `--extend` model (zero-shot) on its monolingual set, the
 figure the multilingual model's monolingual score is held to; with `--mix-pairs N` also that
 model fine-tuned on the same N pairs of its language the mixed model trains on (the same settings),
@@ -67,7 +70,8 @@ def main() -> None:
     parser.add_argument(
         "--help-pages",
         action="store_true",
-        help="align on each language's parallel help pages too (titles and bodies of the pages no set reads)",
+        help="align on each language's parallel help pages too (titles and bodies of the pages no set "
+        "reads; ru, zh and ko have them)",
     )
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--reg", type=float, default=0.01, help="both FLOPs weights of align")
@@ -93,7 +97,8 @@ def main() -> None:
     parser.add_argument(
         "--keep-only",
         action="store_true",
-        help="with --mix-pairs and --keep-weight, only the model with both (not the pairs alone)",
+        help="with --mix-pairs and --keep-weight, only the model with both (neither the alignment alone "
+        "nor with the pairs alone)",
     )
     parser.add_argument(
         "--single",
@@ -167,18 +172,24 @@ def main() -> None:
             found = read_parallel(parallel_path(lang))
             random.Random(0).shuffle(found)
             pairs += found[: args.align_pairs]
-            if args.help_pages:  # every page (--quick: as many records as UI strings)
-                pages = read_parallel(help_parallel_path(lang))
+            if args.help_pages and help_parallel_path(lang).is_file():  # every page (--quick: as many
+                pages = read_parallel(help_parallel_path(lang))  # records as UI strings)
                 pairs += pages[: args.align_pairs] if args.quick else pages
+                figures.setdefault("help_pages", {})[lang] = len(pages) // 2
+        if args.help_pages:  # Arabic has no LibreOffice help, Hindi too few translated pages
+            missing = [lang for lang in args.langs if lang not in figures.get("help_pages", {})]
+            if missing:
+                print(f"no parallel help pages for {', '.join(missing)}: UI strings only there")
         random.Random(1).shuffle(pairs)
         aligned = work / f"{multi.name}-aligned-{args.align_pairs}{'-help' if args.help_pages else ''}"
-        if not (aligned / "sembridge_finetune.json").is_file():  # a model kept in --work-dir is reused
-            config = train_config()
-            started = time.perf_counter()
-            align(multi, pairs, aligned, config)
-            figures["align_seconds"] = round(time.perf_counter() - started, 1)
         figures["align_pairs"] = len(pairs)
-        models["aligned"] = aligned
+        if not (args.keep_only and args.keep_weight and args.mix_pairs):
+            if not (aligned / "sembridge_finetune.json").is_file():  # a model kept in --work-dir is reused
+                config = train_config()
+                started = time.perf_counter()
+                align(multi, pairs, aligned, config)
+                figures["align_seconds"] = round(time.perf_counter() - started, 1)
+            models["aligned"] = aligned
     if args.align_pairs and args.mix_pairs:
         # Trained on the split's own pairs: a dev-split model is never reused for the test sets.
         mixed = aligned.with_name(

