@@ -166,24 +166,29 @@ def main() -> None:
             device=args.device, overwrite=True, show_progress=False,
         )  # fmt: skip
 
+    # --keep-only: the model with the pairs and the keep term is the only one trained.
+    kept_only = bool(args.keep_only and args.keep_weight and args.mix_pairs)
     if args.align_pairs:
         pairs: list[tuple[str, str]] = []
+        help_pages: dict[str, int] = {}  # language -> pages, where it has them
         for lang in args.langs:
             found = read_parallel(parallel_path(lang))
             random.Random(0).shuffle(found)
             pairs += found[: args.align_pairs]
-            if args.help_pages and help_parallel_path(lang).is_file():  # every page (--quick: as many
-                pages = read_parallel(help_parallel_path(lang))  # records as UI strings)
+            help_path = help_parallel_path(lang)
+            if args.help_pages and help_path.is_file():  # every page (--quick: as many records as UI strings)
+                pages = read_parallel(help_path)
                 pairs += pages[: args.align_pairs] if args.quick else pages
-                figures.setdefault("help_pages", {})[lang] = len(pages) // 2
+                help_pages[lang] = len(pages) // 2  # a title and a body a page
         if args.help_pages:  # Arabic has no LibreOffice help, Hindi too few translated pages
-            missing = [lang for lang in args.langs if lang not in figures.get("help_pages", {})]
+            figures["help_pages"] = help_pages
+            missing = [lang for lang in args.langs if lang not in help_pages]
             if missing:
                 print(f"no parallel help pages for {', '.join(missing)}: UI strings only there")
         random.Random(1).shuffle(pairs)
         aligned = work / f"{multi.name}-aligned-{args.align_pairs}{'-help' if args.help_pages else ''}"
         figures["align_pairs"] = len(pairs)
-        if not (args.keep_only and args.keep_weight and args.mix_pairs):
+        if not kept_only:
             if not (aligned / "sembridge_finetune.json").is_file():  # a model kept in --work-dir is reused
                 config = train_config()
                 started = time.perf_counter()
@@ -209,7 +214,7 @@ def main() -> None:
         by_language = {lang: as_pairs(rows) for lang, rows in own_pairs.items()}
         data = by_language if args.by_language else as_pairs(monolingual)
         figures["mix_pairs"] = len(monolingual)
-        if not (args.keep_only and args.keep_weight):
+        if not kept_only:
             if not (mixed / "sembridge_finetune.json").is_file():  # a model kept in --work-dir is reused
                 config = train_config()
                 started = time.perf_counter()
